@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace KhuyenCong.TestSupport;
+
+/// <summary>
+/// A real server started by a test (mosquitto, influxd, pymodbus, socat …). Its output is kept for diagnostics;
+/// dispose kills it and its children.
+/// </summary>
+public sealed class ExternalProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ExternalProcess(Process process, string name)
+    {
+        _process = process;
+        Name = name;
+    }
+
+    public string Name { get; }
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The last 4,000 characters of its stdout and stderr.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                var s = _output.ToString();
+                return s.Length <= 4000 ? s : s[^4000..];
+            }
+        }
+    }
+
+    /// <summary>Starts <paramref name="fileName"/>; throws with an install hint when it is not on this machine.</summary>
+    public static ExternalProcess Start(string fileName, IEnumerable<string> args, string? workingDirectory = null, IDictionary<string, string>? environment = null)
+    {
+        var psi = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = false,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        if (environment is not null)
+        {
+            foreach (var (k, v) in environment) psi.Environment[k] = v;
+        }
+        Process p;
+        try
+        {
+            p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {fileName}");
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new InvalidOperationException($"could not start {fileName} ({ex.Message}); run ./kc test, which installs the test servers", ex);
+        }
+        var ep = new ExternalProcess(p, Path.GetFileName(fileName));
+        p.OutputDataReceived += (_, e) => ep.Append(e.Data);
+        p.ErrorDataReceived += (_, e) => ep.Append(e.Data);
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return ep;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output)
+        {
+            _output.AppendLine(line);
+            if (_output.Length > 64_000) _output.Remove(0, _output.Length - 32_000);
+        }
+    }
+
+    /// <summary>Sends SIGKILL to the process (a crash, a power cut).</summary>
+    public void Kill()
+    {
+        try
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
+    /// <summary>Sends SIGTERM and waits for a clean exit, then kills it if it has not gone.</summary>
+    public async Task StopAsync(TimeSpan? grace = null)
+    {
+        if (_process.HasExited) return;
+        try
+        {
+            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            if (kill is not null) await kill.WaitForExitAsync();
+            using var cts = new CancellationTokenSource(grace ?? TimeSpan.FromSeconds(10));
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill();
+        }
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Kill();
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        _process.Dispose();
+    }
+}
