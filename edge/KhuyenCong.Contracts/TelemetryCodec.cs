@@ -6,8 +6,10 @@ namespace KhuyenCong.Contracts;
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    NumberHandling = JsonNumberHandling.Strict)]
+    NumberHandling = JsonNumberHandling.Strict,
+    Converters = [typeof(UtcTimestampConverter)])]
 [JsonSerializable(typeof(TelemetryBatch))]
+[JsonSerializable(typeof(GatewayHealth))]
 [JsonSerializable(typeof(GatewayStatus))]
 internal sealed partial class WireJsonContext : JsonSerializerContext;
 
@@ -25,6 +27,13 @@ public static class TelemetryCodec
 
     public static byte[] Encode(GatewayStatus status) =>
         JsonSerializer.SerializeToUtf8Bytes(status, WireJsonContext.Default.GatewayStatus);
+
+    public static byte[] Encode(GatewayHealth health) =>
+        JsonSerializer.SerializeToUtf8Bytes(health, WireJsonContext.Default.GatewayHealth);
+
+    public static GatewayHealth DecodeHealth(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, WireJsonContext.Default.GatewayHealth)
+        ?? throw new ContractViolationException("health: payload is null");
 
     public static GatewayStatus DecodeStatus(ReadOnlySpan<byte> utf8) =>
         JsonSerializer.Deserialize(utf8, WireJsonContext.Default.GatewayStatus)
@@ -87,7 +96,6 @@ public static class TelemetryCodec
             if (!double.IsFinite(r.Value)) Fail($"readings[{i}].value", "must be a finite number");
             if (r.Unit != def.Unit) Fail($"readings[{i}].unit", $"'{Clip(r.Unit)}' does not match the unit of {def.Name} ('{def.Unit}')");
             if (!Qualities.IsKnown(r.Quality)) Fail($"readings[{i}].quality", $"'{Clip(r.Quality)}' is not one of good, uncertain");
-            if (r.Timestamp.Offset != TimeSpan.Zero) Fail($"readings[{i}].ts", "must be UTC (end with Z)");
         }
     }
 

@@ -1,0 +1,92 @@
+using KhuyenCong.Configuration;
+using KhuyenCong.Contracts;
+using KhuyenCong.Edge.Profiles;
+
+namespace KhuyenCong.Edge.Config;
+
+/// <summary>A checked gateway configuration with every profile it uses, and paths made absolute.</summary>
+public sealed record LoadedGateway(GatewayConfig Config, string File, YamlBinder Binder, IReadOnlyDictionary<string, LoadedProfile> ProfilesByDevice)
+{
+    public string Dir => Path.GetDirectoryName(Path.GetFullPath(File))!;
+
+    public string OutboxPath => Path.GetFullPath(Config.Outbox.Path, Dir);
+
+    public BusConfig Bus(string id) => Config.Buses.First(b => b.Id == id);
+}
+
+/// <summary>Loads a gateway config and checks it together with the profiles of its devices.</summary>
+public static class GatewayConfigLoader
+{
+    public static LoadedGateway Load(string file)
+    {
+        file = Path.GetFullPath(file);
+        var (cfg, b) = YamlBinder.LoadFile<GatewayConfig>(file);
+        var dir = Path.GetDirectoryName(file)!;
+
+        if (!Identifiers.IsValid(cfg.Site)) throw b.Error(cfg, nameof(cfg.Site), $"'{cfg.Site}' is not a valid id (letters, digits, '-', '_', '.'; at most 64)");
+        if (!Identifiers.IsValid(cfg.Gateway)) throw b.Error(cfg, nameof(cfg.Gateway), $"'{cfg.Gateway}' is not a valid id");
+        ValidateMqtt(cfg.Mqtt, b);
+        if (cfg.Publish.MaxBatch is < 1 or > 1000) throw b.Error(cfg.Publish, nameof(cfg.Publish.MaxBatch), "must be 1–1000 (one MQTT message stays under the cloud's 256 KiB limit)");
+        if (cfg.Outbox.MaxBytes < 64 * 1024) throw b.Error(cfg.Outbox, nameof(cfg.Outbox.MaxBytes), "must be at least 65536 bytes");
+
+        var buses = new Dictionary<string, BusConfig>(StringComparer.Ordinal);
+        foreach (var bus in cfg.Buses)
+        {
+            if (!Identifiers.IsValid(bus.Id)) throw b.Error(bus, nameof(bus.Id), $"'{bus.Id}' is not a valid id");
+            if (!buses.TryAdd(bus.Id, bus)) throw b.Error(bus, nameof(bus.Id), $"bus '{bus.Id}' is defined twice");
+            switch (bus.Type)
+            {
+                case BusType.Tcp or BusType.RtuOverTcp:
+                    if (string.IsNullOrWhiteSpace(bus.Host)) throw b.Error(bus, nameof(bus.Host), $"a {YamlBinder.ToSnake(bus.Type.ToString())} bus needs a host");
+                    if (bus.Port is < 1 or > 65535) throw b.Error(bus, nameof(bus.Port), "must be 1–65535");
+                    break;
+                case BusType.Rtu:
+                    if (string.IsNullOrWhiteSpace(bus.Device)) throw b.Error(bus, nameof(bus.Device), "a serial bus needs a device path, e.g. /dev/ttyUSB0");
+                    if (bus.Baud is { } baud && baud is < 300 or > 921600) throw b.Error(bus, nameof(bus.Baud), "must be 300–921600");
+                    if (bus.StopBits is { } sb && sb is not (1 or 2)) throw b.Error(bus, nameof(bus.StopBits), "must be 1 or 2");
+                    if (bus.DataBits is { } db && db is not (7 or 8)) throw b.Error(bus, nameof(bus.DataBits), "must be 7 or 8");
+                    break;
+            }
+        }
+
+        var profilesDir = Path.GetFullPath(cfg.ProfilesDir, dir);
+        var profiles = new Dictionary<string, LoadedProfile>(StringComparer.Ordinal);
+        var byFile = new Dictionary<string, LoadedProfile>(StringComparer.Ordinal);
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        var unitsOnBus = new Dictionary<(string Bus, byte Unit), DeviceConfig>();
+        foreach (var d in cfg.Devices)
+        {
+            if (!Identifiers.IsValid(d.Id)) throw b.Error(d, nameof(d.Id), $"'{d.Id}' is not a valid id");
+            if (!ids.Add(d.Id)) throw b.Error(d, nameof(d.Id), $"device '{d.Id}' is defined twice");
+            if (!buses.ContainsKey(d.Bus)) throw b.Error(d, nameof(d.Bus), $"no bus '{d.Bus}' is defined (buses: {string.Join(", ", buses.Keys)})");
+            if (d.Kiln is not null && !Identifiers.IsValid(d.Kiln)) throw b.Error(d, nameof(d.Kiln), $"'{d.Kiln}' is not a valid id");
+            if (d.PollInterval < TimeSpan.FromMilliseconds(100)) throw b.Error(d, nameof(d.PollInterval), "must be at least 100ms");
+            if (d.Timeout is { } t && t <= TimeSpan.Zero) throw b.Error(d, nameof(d.Timeout), "must be positive");
+
+            var path = ProfileLoader.Resolve(d.Profile, profilesDir);
+            if (!File.Exists(path)) throw b.Error(d, nameof(d.Profile), $"profile '{d.Profile}' not found (looked for {path})");
+            if (!byFile.TryGetValue(path, out var profile))
+            {
+                profile = ProfileLoader.Load(path);
+                byFile[path] = profile;
+            }
+            profiles[d.Id] = profile;
+
+            var unit = d.Unit ?? profile.Profile.DefaultUnit;
+            if (unit is 0 or > 247) throw b.Error(d, nameof(d.Unit), "must be 1–247");
+            if (unitsOnBus.TryGetValue((d.Bus, unit), out var other))
+                throw b.Error(d, nameof(d.Unit), $"unit id {unit} is already used by device '{other.Id}' on bus '{d.Bus}'");
+            unitsOnBus[(d.Bus, unit)] = d;
+        }
+        return new LoadedGateway(cfg, file, b, profiles);
+    }
+
+    private static void ValidateMqtt(MqttSettings m, YamlBinder b)
+    {
+        if (!Uri.TryCreate(m.Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("mqtt" or "mqtts" or "tcp" or "ssl") || string.IsNullOrEmpty(uri.Host))
+            throw b.Error(m, nameof(m.Url), $"'{m.Url}' is not a broker URL like mqtt://host:1883 or mqtts://host:8883");
+        if (m.PasswordFile is not null && m.PasswordEnv is not null)
+            throw b.Error(m, nameof(m.PasswordEnv), "give password_file or password_env, not both");
+        if (m.ClientId is not null && m.ClientId.Length is 0 or > 128) throw b.Error(m, nameof(m.ClientId), "must be 1–128 characters");
+    }
+}

@@ -1,0 +1,193 @@
+using System.Security.Cryptography.X509Certificates;
+using KhuyenCong.Contracts;
+using KhuyenCong.Edge.Config;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace KhuyenCong.Edge.Publishing;
+
+/// <summary>
+/// The gateway's MQTT connection. MQTTnet 5 has no managed client, so this owns the reconnect loop: exponential
+/// back-off with jitter, a persistent session, a retained "online" birth message on every connect and a retained
+/// "offline" last will that the broker publishes when the gateway vanishes.
+/// </summary>
+public sealed class MqttLink : IAsyncDisposable
+{
+    private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    private readonly IMqttClient _client;
+    private readonly MqttClientOptions _options;
+    private readonly string _statusTopic;
+    private readonly TimeProvider _clock;
+    private readonly ILogger _log;
+    private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public MqttLink(GatewayConfig config, string configDir, TimeProvider clock, ILogger log)
+    {
+        _clock = clock;
+        _log = log;
+        _statusTopic = Topics.Status(config.Site, config.Gateway);
+        _client = new MqttClientFactory().CreateMqttClient();
+        _options = BuildOptions(config, configDir, _statusTopic, clock);
+        _client.DisconnectedAsync += e =>
+        {
+            if (_connected.Task.IsCompleted) _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (e.ClientWasConnected) _log.LogWarning("MQTT connection to {Broker} lost: {Reason}", Describe(_options), e.Exception?.Message ?? e.Reason.ToString());
+            return Task.CompletedTask;
+        };
+    }
+
+    public bool IsConnected => _client.IsConnected;
+
+    public long Reconnects { get; private set; }
+
+    /// <summary>Completes when the link is up.</summary>
+    public Task WaitConnectedAsync(CancellationToken ct) => _connected.Task.WaitAsync(ct);
+
+    /// <summary>Keeps the connection up until cancelled.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var failures = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                if (!_client.IsConnected)
+                {
+                    var result = await _client.ConnectAsync(_options, ct).ConfigureAwait(false);
+                    if (result.ResultCode != MqttClientConnectResultCode.Success)
+                        throw new InvalidOperationException($"broker refused the connection: {result.ResultCode} {result.ReasonString}");
+                    await PublishStatusAsync(GatewayStatus.Online, ct).ConfigureAwait(false);
+                    if (failures > 0 || Reconnects > 0) _log.LogInformation("MQTT connected to {Broker} (session present: {Session})", Describe(_options), result.IsSessionPresent);
+                    else _log.LogInformation("MQTT connected to {Broker}", Describe(_options));
+                    Reconnects++;
+                    failures = 0;
+                    _connected.TrySetResult();
+                }
+                await Task.Delay(TimeSpan.FromSeconds(1), _clock, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                failures++;
+                var delay = Backoff(failures);
+                if (failures is 1 or 5 or 20 || failures % 100 == 0)
+                    _log.LogWarning("MQTT connect to {Broker} failed ({Failures}x): {Error}; next try in {Delay:0.0} s", Describe(_options), failures, ex.Message, delay.TotalSeconds);
+                await Task.Delay(delay, _clock, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Publishes at QoS 1 and returns once the broker has acknowledged (PUBACK).</summary>
+    public async Task PublishAsync(string topic, byte[] payload, bool retain, CancellationToken ct)
+    {
+        var msg = new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(payload)
+            .WithContentType("application/json")
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithRetainFlag(retain)
+            .Build();
+        var result = await _client.PublishAsync(msg, ct).ConfigureAwait(false);
+        if (!result.IsSuccess) throw new InvalidOperationException($"broker rejected the message on {topic}: {result.ReasonCode} {result.ReasonString}");
+    }
+
+    private Task PublishStatusAsync(string state, CancellationToken ct) =>
+        PublishAsync(_statusTopic, TelemetryCodec.Encode(new GatewayStatus { State = state, Timestamp = _clock.GetUtcNow(), Agent = AgentVersion }), retain: true, ct);
+
+    public static string AgentVersion => $"kc-edge/{typeof(MqttLink).Assembly.GetName().Version}";
+
+    /// <summary>Publishes the retained "offline" status and disconnects cleanly.</summary>
+    public async Task StopAsync(CancellationToken ct)
+    {
+        if (!_client.IsConnected) return;
+        try
+        {
+            await PublishStatusAsync(GatewayStatus.Offline, ct).ConfigureAwait(false);
+            await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _log.LogDebug("MQTT clean stop failed: {Error}", ex.Message);
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private static TimeSpan Backoff(int failures)
+    {
+        var ms = Math.Min(MaxBackoff.TotalMilliseconds, MinBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 10)));
+        // Full jitter: gateways of a village that lost the same uplink must not reconnect in lockstep.
+        return TimeSpan.FromMilliseconds(ms / 2 + Random.Shared.NextDouble() * ms / 2);
+    }
+
+    private static string Describe(MqttClientOptions o) => o.ChannelOptions is MqttClientTcpOptions t ? t.RemoteEndpoint.ToString() ?? "broker" : "broker";
+
+    private static MqttClientOptions BuildOptions(GatewayConfig config, string configDir, string statusTopic, TimeProvider clock)
+    {
+        var m = config.Mqtt;
+        var uri = new Uri(m.Url);
+        var tls = uri.Scheme is "mqtts" or "ssl";
+        var port = uri.IsDefaultPort || uri.Port <= 0 ? (tls ? 8883 : 1883) : uri.Port;
+        var will = TelemetryCodec.Encode(new GatewayStatus { State = GatewayStatus.Offline, Timestamp = clock.GetUtcNow(), Agent = AgentVersion });
+        var b = new MqttClientOptionsBuilder()
+            .WithTcpServer(uri.Host, port)
+            .WithClientId(m.ClientId ?? $"kc-edge-{config.Site}-{config.Gateway}")
+            .WithCleanStart(false)
+            .WithSessionExpiryInterval(7 * 24 * 3600)
+            .WithKeepAlivePeriod(m.KeepAlive)
+            .WithTimeout(TimeSpan.FromSeconds(10))
+            .WithWillTopic(statusTopic)
+            .WithWillPayload(will)
+            .WithWillRetain(true)
+            .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
+        var password = Secrets.Read(m.PasswordFile, m.PasswordEnv, configDir);
+        if (m.Username is not null) b = b.WithCredentials(m.Username, password ?? "");
+        if (tls)
+        {
+            b = b.WithTlsOptions(o =>
+            {
+                o.UseTls();
+                o.WithTargetHost(uri.Host);
+                if (m.Tls?.CaFile is { } ca)
+                {
+                    var chain = new X509Certificate2Collection();
+                    chain.ImportFromPemFile(Path.GetFullPath(ca, configDir));
+                    o.WithTrustChain(chain);
+                }
+                if (m.Tls?.CertFile is { } cert)
+                {
+                    var key = m.Tls.KeyFile is null ? null : Path.GetFullPath(m.Tls.KeyFile, configDir);
+                    o.WithClientCertificates([X509Certificate2.CreateFromPemFile(Path.GetFullPath(cert, configDir), key)]);
+                }
+            });
+        }
+        return b.Build();
+    }
+}
+
+/// <summary>Secrets come from a file or an environment variable, never from the config itself, and are never logged.</summary>
+public static class Secrets
+{
+    public static string? Read(string? file, string? env, string baseDir)
+    {
+        if (file is not null)
+        {
+            var path = Path.GetFullPath(file, baseDir);
+            if (!File.Exists(path)) throw new FileNotFoundException($"secret file {path} does not exist");
+            return File.ReadLines(path).FirstOrDefault()?.Trim() ?? "";
+        }
+        if (env is not null)
+            return Environment.GetEnvironmentVariable(env) ?? throw new InvalidOperationException($"environment variable {env} is not set");
+        return null;
+    }
+}
