@@ -3,6 +3,8 @@ using KhuyenCong.Edge;
 using KhuyenCong.Edge.Config;
 using KhuyenCong.Edge.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -70,6 +72,8 @@ namespace KhuyenCong.Edge
                 o.TimestampFormat = "HH:mm:ss ";
             });
             builder.Services.AddSystemd();
+            // Outside systemd the notifier is a no-op (IsEnabled is false), so the watchdog loop stays idle.
+            builder.Services.TryAddSingleton<ISystemdNotifier, SystemdNotifier>();
             builder.Services.AddSingleton(gateway);
             builder.Services.AddHostedService<EdgeService>();
             using var host = builder.Build();

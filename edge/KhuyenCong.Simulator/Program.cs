@@ -50,7 +50,17 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     stop.Cancel();
 };
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
+AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            {
+                try
+                {
+                    stop.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // Already shut down.
+                }
+            };
 
 await using var sim = new SimulatorHost(gateway, timeScale, seed);
 await sim.StartAsync(stop.Token);

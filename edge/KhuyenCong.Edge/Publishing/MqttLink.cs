@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using KhuyenCong.Configuration;
 using KhuyenCong.Contracts;
 using KhuyenCong.Edge.Config;
 using Microsoft.Extensions.Logging;
@@ -22,6 +23,7 @@ public sealed class MqttLink : IAsyncDisposable
     private readonly string _statusTopic;
     private readonly TimeProvider _clock;
     private readonly ILogger _log;
+    private volatile bool _stopping;
     private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public MqttLink(GatewayConfig config, string configDir, TimeProvider clock, ILogger log)
@@ -34,7 +36,7 @@ public sealed class MqttLink : IAsyncDisposable
         _client.DisconnectedAsync += e =>
         {
             if (_connected.Task.IsCompleted) _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (e.ClientWasConnected) _log.LogWarning("MQTT connection to {Broker} lost: {Reason}", Describe(_options), e.Exception?.Message ?? e.Reason.ToString());
+            if (e.ClientWasConnected && !_stopping) _log.LogWarning("MQTT connection to {Broker} lost: {Reason}", Describe(_options), e.Exception?.Message ?? e.Reason.ToString());
             return Task.CompletedTask;
         };
     }
@@ -106,6 +108,7 @@ public sealed class MqttLink : IAsyncDisposable
     public async Task StopAsync(CancellationToken ct)
     {
         if (!_client.IsConnected) return;
+        _stopping = true;
         try
         {
             await PublishStatusAsync(GatewayStatus.Offline, ct).ConfigureAwait(false);
@@ -130,7 +133,7 @@ public sealed class MqttLink : IAsyncDisposable
         return TimeSpan.FromMilliseconds(ms / 2 + Random.Shared.NextDouble() * ms / 2);
     }
 
-    private static string Describe(MqttClientOptions o) => o.ChannelOptions is MqttClientTcpOptions t ? t.RemoteEndpoint.ToString() ?? "broker" : "broker";
+    private static string Describe(MqttClientOptions o) => o.ChannelOptions is MqttClientTcpOptions { RemoteEndpoint: System.Net.DnsEndPoint d } ? $"{d.Host}:{d.Port}" : o.ChannelOptions?.ToString() ?? "broker";
 
     private static MqttClientOptions BuildOptions(GatewayConfig config, string configDir, string statusTopic, TimeProvider clock)
     {
@@ -172,22 +175,5 @@ public sealed class MqttLink : IAsyncDisposable
             });
         }
         return b.Build();
-    }
-}
-
-/// <summary>Secrets come from a file or an environment variable, never from the config itself, and are never logged.</summary>
-public static class Secrets
-{
-    public static string? Read(string? file, string? env, string baseDir)
-    {
-        if (file is not null)
-        {
-            var path = Path.GetFullPath(file, baseDir);
-            if (!File.Exists(path)) throw new FileNotFoundException($"secret file {path} does not exist");
-            return File.ReadLines(path).FirstOrDefault()?.Trim() ?? "";
-        }
-        if (env is not null)
-            return Environment.GetEnvironmentVariable(env) ?? throw new InvalidOperationException($"environment variable {env} is not set");
-        return null;
     }
 }

@@ -1,0 +1,45 @@
+using InfluxDB.Client.Writes;
+
+namespace KhuyenCong.Cloud.Influx;
+
+/// <summary>Where validated points go. Both implementations write the same line protocol.</summary>
+public interface ITimeSeriesSink : IDisposable
+{
+    /// <summary>Creates what the sink needs (the v1 database) and checks the server answers.</summary>
+    Task PrepareAsync(CancellationToken ct);
+
+    /// <summary>Writes points; returns when the server has accepted them. Throws <see cref="SinkException"/> otherwise.</summary>
+    Task WriteAsync(IReadOnlyList<PointData> points, CancellationToken ct);
+
+    string Describe();
+}
+
+/// <summary>How a failed write should be handled.</summary>
+public enum SinkFailure
+{
+    /// <summary>The server or network is down, or asked us to slow down (5xx, 429, connection refused): retry later.</summary>
+    Retry,
+    /// <summary>The points themselves were refused (400/422: bad data, type conflict): dead-letter them, never retry.</summary>
+    Rejected,
+    /// <summary>The batch is too large (413): split it.</summary>
+    TooLarge,
+    /// <summary>Credentials are wrong (401/403): nothing will work until an operator fixes the config.</summary>
+    Unauthorized,
+    /// <summary>The database or bucket does not exist (404).</summary>
+    NotFound,
+}
+
+public sealed class SinkException(SinkFailure kind, string message, TimeSpan? retryAfter = null, Exception? inner = null) : Exception(message, inner)
+{
+    public SinkFailure Kind { get; } = kind;
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+
+    public static SinkFailure Classify(int status) => status switch
+    {
+        400 or 422 => SinkFailure.Rejected,
+        401 or 403 => SinkFailure.Unauthorized,
+        404 => SinkFailure.NotFound,
+        413 => SinkFailure.TooLarge,
+        _ => SinkFailure.Retry,
+    };
+}

@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using InfluxDB.Client.Api.Domain;
+using InfluxDB.Client.Writes;
+using KhuyenCong.Cloud.Config;
+
+namespace KhuyenCong.Cloud.Influx;
+
+/// <summary>
+/// Writes with the v1 API: <c>POST /write?db=&amp;rp=&amp;precision=ms</c>. Works with every InfluxDB 1.x and with
+/// 2.x/3.x through their v1 compatibility endpoints.
+/// </summary>
+public sealed class InfluxV1Sink : ITimeSeriesSink
+{
+    private readonly HttpClient _http;
+    private readonly InfluxConfig _cfg;
+    private readonly string _writePath;
+
+    public InfluxV1Sink(InfluxConfig cfg, string? password)
+    {
+        _cfg = cfg;
+        _http = new HttpClient { BaseAddress = new Uri(cfg.Url.TrimEnd('/') + "/"), Timeout = cfg.Timeout };
+        if (cfg.Username is not null)
+            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{cfg.Username}:{password}")));
+        var rp = string.IsNullOrEmpty(cfg.RetentionPolicy) ? "" : $"&rp={Uri.EscapeDataString(cfg.RetentionPolicy)}";
+        _writePath = $"write?db={Uri.EscapeDataString(cfg.Database)}{rp}&precision=";
+    }
+
+    public string Describe() => $"InfluxDB v1 {_cfg.Url} db={_cfg.Database}";
+
+    public async Task PrepareAsync(CancellationToken ct)
+    {
+        using var body = new FormUrlEncodedContent([new("q", $"CREATE DATABASE \"{_cfg.Database.Replace("\"", "\\\"", StringComparison.Ordinal)}\"")]);
+        using var resp = await Send(() => _http.PostAsync("query", body, ct)).ConfigureAwait(false);
+        if (!resp.IsSuccessStatusCode)
+        {
+            var text = await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            throw new SinkException(SinkException.Classify((int)resp.StatusCode), $"{Describe()}: CREATE DATABASE answered {(int)resp.StatusCode}: {Clip(text)}");
+        }
+    }
+
+    public async Task WriteAsync(IReadOnlyList<PointData> points, CancellationToken ct)
+    {
+        if (points.Count == 0) return;
+        // One request per timestamp precision: the precision is a parameter of the request, not of the line.
+        foreach (var group in points.GroupBy(p => p.Precision))
+        {
+            var sb = new StringBuilder(points.Count * 120);
+            foreach (var p in group) sb.Append(p.ToLineProtocol()).Append('\n');
+            var precision = group.Key switch { WritePrecision.Ns => "n", WritePrecision.Us => "u", WritePrecision.S => "s", _ => "ms" };
+            using var content = new StringContent(sb.ToString(), Encoding.UTF8, "text/plain");
+            using var resp = await Send(() => _http.PostAsync(_writePath + precision, content, ct)).ConfigureAwait(false);
+            if (resp.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.OK) continue;
+            var text = await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            var retryAfter = resp.Headers.RetryAfter?.Delta;
+            throw new SinkException(SinkException.Classify((int)resp.StatusCode), $"{Describe()}: write answered {(int)resp.StatusCode}: {Clip(text)}", retryAfter);
+        }
+    }
+
+    private async Task<HttpResponseMessage> Send(Func<Task<HttpResponseMessage>> send)
+    {
+        try
+        {
+            return await send().ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new SinkException(SinkFailure.Retry, $"{Describe()}: {ex.Message}", inner: ex);
+        }
+        catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
+        {
+            throw new SinkException(SinkFailure.Retry, $"{Describe()}: no answer within {_cfg.Timeout.TotalSeconds:0} s", inner: ex);
+        }
+    }
+
+    private static string Clip(string s) => s.Length <= 500 ? s.Trim() : s[..500] + "…";
+
+    public void Dispose() => _http.Dispose();
+}

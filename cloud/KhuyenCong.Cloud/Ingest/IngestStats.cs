@@ -1,0 +1,39 @@
+namespace KhuyenCong.Cloud.Ingest;
+
+/// <summary>What the ingestor has done since it started.</summary>
+public sealed class IngestStats
+{
+    private long _messages;
+    private long _readings;
+    private long _points;
+    private long _invalid;
+    private long _rejected;
+    private long _writeFailures;
+    private long _batches;
+
+    public long Messages => Interlocked.Read(ref _messages);
+    public long Readings => Interlocked.Read(ref _readings);
+    /// <summary>Lines InfluxDB accepted.</summary>
+    public long PointsWritten => Interlocked.Read(ref _points);
+    /// <summary>Messages that broke the wire contract (dead-lettered).</summary>
+    public long Invalid => Interlocked.Read(ref _invalid);
+    /// <summary>Messages whose points InfluxDB refused (dead-lettered).</summary>
+    public long Rejected => Interlocked.Read(ref _rejected);
+    /// <summary>Writes that failed and were retried.</summary>
+    public long WriteFailures => Interlocked.Read(ref _writeFailures);
+    public long Batches => Interlocked.Read(ref _batches);
+
+    internal void Message() => Interlocked.Increment(ref _messages);
+    internal void AddReadings(long n) => Interlocked.Add(ref _readings, n);
+    internal void Written(long points)
+    {
+        Interlocked.Add(ref _points, points);
+        Interlocked.Increment(ref _batches);
+    }
+    internal void InvalidMessage() => Interlocked.Increment(ref _invalid);
+    internal void RejectedMessage() => Interlocked.Increment(ref _rejected);
+    internal void WriteFailed() => Interlocked.Increment(ref _writeFailures);
+
+    public override string ToString() =>
+        $"messages {Messages}, readings {Readings}, points written {PointsWritten}, invalid {Invalid}, rejected {Rejected}, write retries {WriteFailures}";
+}
