@@ -85,7 +85,7 @@ public sealed class SimulatorHost : IAsyncDisposable
             var unit = d.Unit ?? profile.Profile.DefaultUnit;
             var store = _stores[d.Bus];
             if (field.Table is RegisterTable.Coil or RegisterTable.DiscreteInput)
-                return store.GetBits(unit, field.Table, field.Address, 1)[0] ? 1 : 0;
+                return p.FromField(store.GetBits(unit, field.Table, field.Address, 1)[0] ? 1 : 0);
             var regs = store.GetRegisters(unit, field.Table, field.Address, (ushort)field.Width);
             return p.FromField(RegisterCodec.Decode(field, regs));
         }
@@ -103,7 +103,7 @@ public sealed class SimulatorHost : IAsyncDisposable
                 var now = sw.Elapsed;
                 var real = now - last;
                 last = now;
-                if (Paused) continue;
+                if (Paused || TimeScale <= 0) continue;
                 Advance(real * TimeScale);
             }
         }
@@ -140,15 +140,18 @@ public sealed class SimulatorHost : IAsyncDisposable
                 var f = p.ToField(profile.Profile.WordOrder);
                 if (f.Table is RegisterTable.Coil or RegisterTable.DiscreteInput)
                 {
-                    store.SetBits(unit, f.Table, f.Address, [value >= 0.5]);
+                    store.SetBits(unit, f.Table, f.Address, [p.ToRawBit(value)]);
                 }
                 else if (p.Bit is { } bit)
                 {
                     // Several points may be bits of one status word: gather them, then write the word once.
                     var key = (f.Table, f.Address);
                     statusWords.TryGetValue(key, out var word);
-                    var raw = (value - p.Offset) / p.Scale;
-                    statusWords[key] = raw >= 0.5 ? (ushort)(word | (1 << bit)) : (ushort)(word & ~(1 << bit));
+                    statusWords[key] = p.ToRawBit(value) ? (ushort)(word | (1 << bit)) : (ushort)(word & ~(1 << bit));
+                }
+                else if (p.Type == DataType.Bit && p.Invert)
+                {
+                    store.SetRegisters(unit, f.Table, f.Address, [p.ToRawBit(value) ? (ushort)1 : (ushort)0]);
                 }
                 else
                 {

@@ -82,6 +82,8 @@ public sealed class Workshop
         var cls = _classOf[d.Id];
         if (cls == DeviceClasses.Meter)
         {
+            s.VoltageV = 230 + Jitter(1.5);
+            s.FrequencyHz = 50 + Jitter(0.03);
             s.PowerW = MeterPower(d);
             s.EnergyImportKwh += s.PowerW * dt / 3_600_000;
         }
@@ -115,7 +117,7 @@ public sealed class Workshop
             var s = _devices[deviceId];
             var kiln = d.Kiln is null ? null : _kilns[d.Kiln];
             var phaseW = s.PowerW / 3;
-            var v = 230 + Jitter(1.5);
+            var v = s.VoltageV;
             return point switch
             {
                 "energy_import_kwh" => s.EnergyImportKwh,
@@ -125,7 +127,7 @@ public sealed class Workshop
                 "power_l1_w" or "power_l2_w" or "power_l3_w" => phaseW,
                 "voltage_l1_v" or "voltage_l2_v" or "voltage_l3_v" => v,
                 "current_l1_a" or "current_l2_a" or "current_l3_a" => phaseW / (v * 0.99),
-                "frequency_hz" => 50 + Jitter(0.03),
+                "frequency_hz" => s.FrequencyHz,
                 "power_factor" => s.PowerW > 50 ? 0.99 : 0.9,
                 "kiln_temp_c" => kiln?.TemperatureC,
                 "kiln_setpoint_c" => kiln?.SetpointC,
@@ -140,6 +142,7 @@ public sealed class Workshop
         }
     }
 
+    /// <summary>Measurement noise, drawn once per simulation step so that a paused workshop shows steady values.</summary>
     private double Jitter(double amplitude) => (_noise.NextDouble() * 2 - 1) * amplitude;
 
     private sealed class DeviceState
@@ -150,5 +153,7 @@ public sealed class Workshop
         public double GasVolumeM3;
         public double FlowM3h;
         public int Refills;
+        public double VoltageV = 230;
+        public double FrequencyHz = 50;
     }
 }

@@ -77,6 +77,8 @@ public sealed class ProfilePoint
     public double Offset { get; set; }
     /// <summary>For a point that is one bit of a 16-bit status register: the bit number (0 = least significant).</summary>
     public int? Bit { get; set; }
+    /// <summary>For a 0/1 point whose device means the opposite (a RUN/STOP coil where 1 = STOP): value = 1 − bit.</summary>
+    public bool Invert { get; set; }
     /// <summary>Registers of a string point.</summary>
     public int Length { get; set; }
     /// <summary>The unit after scaling; must equal the canonical unit of <see cref="Name"/> when given.</summary>
@@ -89,6 +91,17 @@ public sealed class ProfilePoint
             : new FieldSpec(Name, Table, Address, Type, Order ?? profileOrder, Scale, Offset, Length);
 
     /// <summary>Turns a decoded field value into the point's value (extracts <see cref="Bit"/> when set).</summary>
-    public double FromField(double fieldValue) =>
-        Bit is { } bit ? (((long)fieldValue >> bit) & 1) * Scale + Offset : fieldValue;
+    public double FromField(double fieldValue)
+    {
+        if (Bit is { } bit) fieldValue = ((long)fieldValue >> bit) & 1;
+        if (Invert) fieldValue = fieldValue >= 0.5 ? 0 : 1;
+        return Bit is not null ? fieldValue * Scale + Offset : fieldValue;
+    }
+
+    /// <summary>The inverse of <see cref="FromField"/> for a 0/1 point: the raw bit the device shows for <paramref name="value"/>.</summary>
+    public bool ToRawBit(double value)
+    {
+        var on = (Bit is not null ? (value - Offset) / Scale : value) >= 0.5;
+        return Invert ? !on : on;
+    }
 }

@@ -78,6 +78,8 @@ public static class ProfileLoader
                 if (bit is < 0 or > 15) throw b.Error(pt, nameof(pt.Bit), "must be 0–15");
                 if (pt.Type is not (DataType.UInt16 or DataType.Bit)) throw b.Error(pt, nameof(pt.Type), "a bit of a status register needs type uint16");
             }
+            if (pt.Invert && !(bitTable || pt.Bit is not null || pt.Type == DataType.Bit))
+                throw b.Error(pt, nameof(pt.Invert), "invert applies to a coil, a discrete input, a bit type or a bit of a register");
             if (!double.IsFinite(pt.Scale) || pt.Scale == 0) throw b.Error(pt, nameof(pt.Scale), "must be a finite, non-zero number");
             if (pt.Address + pt.ToField(p.WordOrder).Width > 65536) throw b.Error(pt, nameof(pt.Address), "the value runs past address 65535");
         }

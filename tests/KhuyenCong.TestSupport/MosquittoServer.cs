@@ -1,0 +1,67 @@
+namespace KhuyenCong.TestSupport;
+
+/// <summary>
+/// A real mosquitto broker (Debian package) on a free loopback port with persistence in a temp directory.
+/// It can be stopped and started again on the same port, for outage tests.
+/// </summary>
+public sealed class MosquittoServer : IAsyncDisposable
+{
+    public const string Executable = "/usr/sbin/mosquitto";
+
+    private readonly TempDirectory _dir = new("kc-mosquitto");
+    private ExternalProcess? _process;
+
+    private MosquittoServer(int port, string extraConfig)
+    {
+        Port = port;
+        ConfigPath = _dir.File("mosquitto.conf");
+        File.WriteAllText(ConfigPath, $"""
+            listener {port} 127.0.0.1
+            allow_anonymous true
+            persistence true
+            persistence_location {_dir.Path}/
+            autosave_interval 1
+            max_queued_messages 0
+            max_inflight_messages 100
+            log_dest stdout
+            log_type error
+            log_type warning
+            {extraConfig}
+            """);
+    }
+
+    public int Port { get; }
+    public string ConfigPath { get; }
+    public string Url => $"mqtt://127.0.0.1:{Port}";
+    public string Output => _process?.Output ?? "";
+
+    public static async Task<MosquittoServer> StartAsync(string extraConfig = "")
+    {
+        var s = new MosquittoServer(FreePort.Next(), extraConfig);
+        await s.StartAgainAsync();
+        return s;
+    }
+
+    /// <summary>Starts (again) on the same port with the same persistence directory.</summary>
+    public async Task StartAgainAsync()
+    {
+        if (!File.Exists(Executable)) throw new InvalidOperationException($"{Executable} not found: run ./kc test, which installs mosquitto");
+        _process = ExternalProcess.Start(Executable, ["-c", ConfigPath]);
+        await FreePort.WaitListeningAsync(Port, TimeSpan.FromSeconds(20), () => _process.Output);
+    }
+
+    /// <summary>Stops cleanly (the broker saves its sessions and queued messages).</summary>
+    public async Task StopAsync()
+    {
+        if (_process is null) return;
+        await _process.StopAsync();
+        await _process.DisposeAsync();
+        _process = null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is not null) await _process.DisposeAsync();
+        _dir.Dispose();
+    }
+}
