@@ -20,6 +20,15 @@ namespace KhuyenCong.Edge
 
               kc-edge run --config <gateway.yaml>        poll the devices and publish to the broker until stopped
               kc-edge validate --config <gateway.yaml>   check a gateway config and every profile it uses
+              kc-edge read --profile <id|file> (--tcp H:P | --rtu-over-tcp H:P | --serial DEV [--baud B] [--parity N|E|O]
+                           [--stop-bits 1|2]) [--unit N] [--json]
+                                                         read every point of a profile once from a device
+              kc-edge scan (--tcp H:P | --rtu-over-tcp H:P | --serial DEV …) [--units 1-247] [--register 0]
+                           [--table holding|input] [--timeout-ms 300]
+                                                         list the unit ids that answer on a bus
+              kc-edge plan                               requests per poll for every profile: planned vs one per point
+
+            Profiles are looked up in --profiles-dir, else $KC_PROFILES_DIR, else /etc/khuyencong/devices.
 
             Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or arguments.
             """;
@@ -38,6 +47,9 @@ namespace KhuyenCong.Edge
                 {
                     "run" => await RunAgentAsync(options.Require("config")).ConfigureAwait(false),
                     "validate" => Validate(options.Require("config")),
+                    "read" => await FieldTools.ReadAsync(options, CancellationToken.None).ConfigureAwait(false),
+                    "scan" => await FieldTools.ScanAsync(options, CancellationToken.None).ConfigureAwait(false),
+                    "plan" => FieldTools.Plan(options),
                     _ => throw new UsageException($"unknown command '{args[0]}'"),
                 };
             }

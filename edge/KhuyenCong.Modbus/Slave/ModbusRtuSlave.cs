@@ -7,11 +7,15 @@ namespace KhuyenCong.Modbus;
 /// A Modbus RTU slave on a serial line (or any <see cref="IByteTransport"/>) over a <see cref="ModbusDataStore"/>.
 /// Requests are framed by the length their function code implies; a frame with a bad CRC is dropped silently (as the
 /// spec asks), and after garbage the slave resynchronises by sliding one byte at a time until a frame checks out.
+/// A silence longer than <see cref="IdleReset"/> ends any partial frame, as the t3.5 gap does on a real line (user space
+/// cannot time t3.5 itself, so the threshold is coarser).
 /// </summary>
 public sealed class ModbusRtuSlave(IByteTransport transport, ModbusDataStore store) : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
+
+    public TimeSpan IdleReset { get; init; } = TimeSpan.FromMilliseconds(50);
 
     public long FramesAnswered { get; private set; }
     public long CrcErrors { get; private set; }
@@ -27,12 +31,20 @@ public sealed class ModbusRtuSlave(IByteTransport transport, ModbusDataStore sto
         var buf = new byte[512];
         var tx = new byte[256];
         var have = 0;
+        var lastByte = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             while (!ct.IsCancellationRequested)
             {
                 if (have == buf.Length) have = 0; // only garbage: start over
                 var n = await transport.ReadAsync(buf.AsMemory(have), ct).ConfigureAwait(false);
+                if (have > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(lastByte) > IdleReset)
+                {
+                    // The line was quiet: whatever partial frame was waiting is over. Keep only the new bytes.
+                    Buffer.BlockCopy(buf, have, buf, 0, n);
+                    have = 0;
+                }
+                lastByte = System.Diagnostics.Stopwatch.GetTimestamp();
                 have += n;
                 while (have >= 4)
                 {
