@@ -30,6 +30,7 @@ public sealed record DeviceHealthReport
     [JsonPropertyName("exception_responses")] public long ExceptionResponses { get; init; }
     [JsonPropertyName("frame_errors")] public long FrameErrors { get; init; }
     [JsonPropertyName("link_errors")] public long LinkErrors { get; init; }
+    [JsonPropertyName("retries")] public long Retries { get; init; }
     [JsonPropertyName("consecutive_failures")] public int ConsecutiveFailures { get; init; }
     [JsonPropertyName("last_ok")] public DateTimeOffset? LastOk { get; init; }
     [JsonPropertyName("last_latency_ms")] public double LastLatencyMs { get; init; }

@@ -107,6 +107,7 @@ public sealed class EdgeAgent : IAsyncDisposable
                 ExceptionResponses = d.Health.ExceptionResponses,
                 FrameErrors = d.Health.FrameErrors,
                 LinkErrors = d.Health.LinkErrors,
+                Retries = d.Health.Retries,
                 ConsecutiveFailures = d.Health.ConsecutiveFailures,
                 LastOk = d.Health.LastOk,
                 LastLatencyMs = d.Health.LastLatency.TotalMilliseconds,

@@ -100,4 +100,6 @@ public sealed class DeviceConfig
     public string? Kiln { get; set; }
     /// <summary>Overrides the profile's response timeout.</summary>
     public TimeSpan? Timeout { get; set; }
+    /// <summary>Extra attempts of a request that timed out or came back corrupt, before the poll counts as failed.</summary>
+    public int Retries { get; set; } = 1;
 }

@@ -62,6 +62,7 @@ public static class GatewayConfigLoader
             if (d.Kiln is not null && !Identifiers.IsValid(d.Kiln)) throw b.Error(d, nameof(d.Kiln), $"'{d.Kiln}' is not a valid id");
             if (d.PollInterval < TimeSpan.FromMilliseconds(100)) throw b.Error(d, nameof(d.PollInterval), "must be at least 100ms");
             if (d.Timeout is { } t && t <= TimeSpan.Zero) throw b.Error(d, nameof(d.Timeout), "must be positive");
+            if (d.Retries is < 0 or > 5) throw b.Error(d, nameof(d.Retries), "must be 0–5");
 
             var path = ProfileLoader.Resolve(d.Profile, profilesDir);
             if (!File.Exists(path)) throw b.Error(d, nameof(d.Profile), $"profile '{d.Profile}' not found (looked for {path})");

@@ -39,7 +39,8 @@ public sealed class PolledDevice
     public TimeSpan Timeout { get; }
     public DeviceInfo Info { get; }
     public DeviceHealth Health { get; }
-    internal DateTimeOffset NextDue { get; set; }
+    /// <summary>When this device is next polled (pushed out while it is backed off).</summary>
+    public DateTimeOffset NextDue { get; internal set; }
 
     internal ProfilePoint Point(string name) => _points[name];
 }
@@ -101,22 +102,13 @@ public sealed class BusPoller
         {
             foreach (var request in device.Plan)
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                timeout.CancelAfter(device.Timeout);
-                try
+                foreach (var (field, value) in await ReadWithRetriesAsync(device, request, ct).ConfigureAwait(false))
                 {
-                    foreach (var (field, value) in await ReadAsync(device.Unit, request, timeout.Token).ConfigureAwait(false))
-                    {
-                        var point = device.Point(field.Name);
-                        var v = point.FromField(value);
-                        if (!double.IsFinite(v)) throw new ModbusFrameException($"{field.Name} decoded to {v}");
-                        CanonicalPoints.TryGet(point.Name, out var def);
-                        readings.Add(new Reading { Device = device.Config.Id, Point = point.Name, Timestamp = ts, Value = v, Unit = def.Unit });
-                    }
-                }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-                {
-                    throw new ModbusTimeoutException($"unit {device.Unit}: no answer to {request.Table} {request.Address}+{request.Count} within {device.Timeout.TotalMilliseconds:0} ms");
+                    var point = device.Point(field.Name);
+                    var v = point.FromField(value);
+                    if (!double.IsFinite(v)) throw new ModbusFrameException($"{field.Name} decoded to {v}");
+                    CanonicalPoints.TryGet(point.Name, out var def);
+                    readings.Add(new Reading { Device = device.Config.Id, Point = point.Name, Timestamp = ts, Value = v, Unit = def.Unit });
                 }
                 if (device.Profile.Profile.Requests.PauseBetween > TimeSpan.Zero)
                     await Task.Delay(device.Profile.Profile.Requests.PauseBetween, _clock, ct).ConfigureAwait(false);
@@ -141,6 +133,32 @@ public sealed class BusPoller
         return true;
     }
 
+    /// <summary>
+    /// One request, tried again (up to the device's <c>retries</c>) after a timeout or a corrupt reply: RS-485 lines
+    /// drop the odd frame. An exception response is an answer and is not retried.
+    /// </summary>
+    private async Task<IReadOnlyList<(FieldSpec Field, double Value)>> ReadWithRetriesAsync(PolledDevice device, ReadRequest request, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(device.Timeout);
+            try
+            {
+                return await ReadAsync(device.Unit, request, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                if (attempt >= device.Config.Retries)
+                    throw new ModbusTimeoutException($"unit {device.Unit}: no answer to {request.Table} {request.Address}+{request.Count} within {device.Timeout.TotalMilliseconds:0} ms");
+            }
+            catch (Exception ex) when (ex is ModbusTimeoutException or ModbusFrameException && attempt < device.Config.Retries)
+            {
+            }
+            device.Health.Retried();
+        }
+    }
+
     private static TimeSpan Backoff(PolledDevice d)
     {
         var factor = Math.Pow(2, Math.Min(d.Health.ConsecutiveFailures - 1, 10));
@@ -148,7 +166,7 @@ public sealed class BusPoller
         return TimeSpan.FromMilliseconds(Math.Max(ms, d.Config.PollInterval.TotalMilliseconds));
     }
 
-    private async Task<IEnumerable<(FieldSpec Field, double Value)>> ReadAsync(byte unit, ReadRequest r, CancellationToken ct)
+    private async Task<IReadOnlyList<(FieldSpec Field, double Value)>> ReadAsync(byte unit, ReadRequest r, CancellationToken ct)
     {
         switch (r.Table)
         {

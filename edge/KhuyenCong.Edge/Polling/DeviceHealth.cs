@@ -9,6 +9,7 @@ public sealed class DeviceHealth
     private long _exceptions;
     private long _frameErrors;
     private long _linkErrors;
+    private long _retries;
 
     public required string Device { get; init; }
     public long PollsOk => Interlocked.Read(ref _pollsOk);
@@ -17,12 +18,16 @@ public sealed class DeviceHealth
     public long ExceptionResponses => Interlocked.Read(ref _exceptions);
     public long FrameErrors => Interlocked.Read(ref _frameErrors);
     public long LinkErrors => Interlocked.Read(ref _linkErrors);
+    /// <summary>Requests sent again after a timeout or a corrupt reply.</summary>
+    public long Retries => Interlocked.Read(ref _retries);
     /// <summary>Failures in a row; the device is backed off while this is above zero.</summary>
     public int ConsecutiveFailures { get; internal set; }
     public DateTimeOffset? LastOk { get; internal set; }
     public string? LastError { get; internal set; }
     /// <summary>Duration of the last successful poll (all requests of one device).</summary>
     public TimeSpan LastLatency { get; internal set; }
+
+    internal void Retried() => Interlocked.Increment(ref _retries);
 
     internal void Ok(DateTimeOffset at, TimeSpan latency)
     {
