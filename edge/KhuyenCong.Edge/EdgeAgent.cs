@@ -58,7 +58,7 @@ public sealed class EdgeAgent : IAsyncDisposable
         _pollers.Count == 0 ? _clock.GetUtcNow() : _pollers.Any(p => p.LastAttempt is null) ? null : _pollers.Min(p => p.LastAttempt);
 
     /// <summary>How often the health report is published.</summary>
-    public TimeSpan HealthInterval { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan HealthInterval => _gateway.Config.Publish.HealthInterval;
 
     /// <summary>Runs until <paramref name="ct"/> is cancelled, then flushes the outbox and says goodbye to the broker.</summary>
     public async Task RunAsync(CancellationToken ct)

@@ -14,6 +14,8 @@ public sealed class MosquittoServer : IAsyncDisposable
     private MosquittoServer(int port, string extraConfig)
     {
         Port = port;
+        // Started as root, mosquitto drops to its own user: it must be able to write its persistence file here.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(_dir.Path, (UnixFileMode)0x1FF);
         ConfigPath = _dir.File("mosquitto.conf");
         File.WriteAllText(ConfigPath, $"""
             listener {port} 127.0.0.1
@@ -35,9 +37,9 @@ public sealed class MosquittoServer : IAsyncDisposable
     public string Url => $"mqtt://127.0.0.1:{Port}";
     public string Output => _process?.Output ?? "";
 
-    public static async Task<MosquittoServer> StartAsync(string extraConfig = "")
+    public static async Task<MosquittoServer> StartAsync(string extraConfig = "", int port = 0)
     {
-        var s = new MosquittoServer(FreePort.Next(), extraConfig);
+        var s = new MosquittoServer(port == 0 ? FreePort.Next() : port, extraConfig);
         await s.StartAgainAsync();
         return s;
     }

@@ -60,6 +60,8 @@ public sealed class PublishSettings
     public int MaxBatch { get; set; } = 500;
     /// <summary>How long readings may wait to fill a batch.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>How often the gateway publishes its health report (kc/v1/{site}/{gateway}/health).</summary>
+    public TimeSpan HealthInterval { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 public enum BusType

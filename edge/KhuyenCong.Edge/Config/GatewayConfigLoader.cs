@@ -27,6 +27,7 @@ public static class GatewayConfigLoader
         if (!Identifiers.IsValid(cfg.Gateway)) throw b.Error(cfg, nameof(cfg.Gateway), $"'{cfg.Gateway}' is not a valid id");
         ValidateMqtt(cfg.Mqtt, b);
         if (cfg.Publish.MaxBatch is < 1 or > 1000) throw b.Error(cfg.Publish, nameof(cfg.Publish.MaxBatch), "must be 1–1000 (one MQTT message stays under the cloud's 256 KiB limit)");
+        if (cfg.Publish.HealthInterval < TimeSpan.FromSeconds(1)) throw b.Error(cfg.Publish, nameof(cfg.Publish.HealthInterval), "must be at least 1s");
         if (cfg.Outbox.MaxBytes < 64 * 1024) throw b.Error(cfg.Outbox, nameof(cfg.Outbox.MaxBytes), "must be at least 65536 bytes");
 
         var buses = new Dictionary<string, BusConfig>(StringComparer.Ordinal);

@@ -26,7 +26,14 @@ public sealed class DeviceProfile
     /// <summary>Default byte/word order of multi-register points.</summary>
     public WordOrder WordOrder { get; set; } = WordOrder.ABCD;
     public ProfileRequests Requests { get; set; } = new();
-    public required List<ProfilePoint> Points { get; set; }
+    /// <summary>Modbus points. Required unless the profile declares <see cref="Lines"/> instead.</summary>
+    [Optional]
+    public required List<ProfilePoint> Points { get; set; } = [];
+    /// <summary>
+    /// For a plain serial ASCII device (a scale or thermocouple reader printing lines): how each line maps to
+    /// canonical points. A profile has either Modbus <see cref="Points"/> or <see cref="Lines"/>, never both.
+    /// </summary>
+    public LineSpec? Lines { get; set; }
 }
 
 public sealed class SerialDefaults
