@@ -132,8 +132,9 @@ public sealed class ClockGuard : IReadingSink
     /// <summary>The build time of this agent: a clock earlier than this is certainly wrong.</summary>
     public static DateTimeOffset BuildFloor()
     {
-        var path = typeof(ClockGuard).Assembly.Location;
-        if (string.IsNullOrEmpty(path)) path = Environment.ProcessPath; // single-file publish
+        // The agent's own file: the dll beside it, or the single-file executable when published that way.
+        var dll = Path.Combine(AppContext.BaseDirectory, typeof(ClockGuard).Assembly.GetName().Name + ".dll");
+        var path = File.Exists(dll) ? dll : Environment.ProcessPath;
         if (string.IsNullOrEmpty(path)) return DateTimeOffset.UnixEpoch;
         var built = new DateTimeOffset(File.GetLastWriteTimeUtc(path), TimeSpan.Zero);
         // Allow for a build machine whose own clock ran a day ahead.

@@ -72,6 +72,11 @@ public enum BusType
     Rtu,
     /// <summary>Modbus RTU frames through a TCP socket (RS-485-to-Ethernet serial server).</summary>
     RtuOverTcp,
+    /// <summary>
+    /// A local serial port with one plain ASCII device that prints lines (a scale, a thermocouple reader): its profile
+    /// declares <c>lines:</c> instead of Modbus points. Exactly one device per ascii bus.
+    /// </summary>
+    Ascii,
 }
 
 public sealed class BusConfig

@@ -41,7 +41,7 @@ public static class GatewayConfigLoader
                     if (string.IsNullOrWhiteSpace(bus.Host)) throw b.Error(bus, nameof(bus.Host), $"a {YamlBinder.ToSnake(bus.Type.ToString())} bus needs a host");
                     if (bus.Port is < 1 or > 65535) throw b.Error(bus, nameof(bus.Port), "must be 1–65535");
                     break;
-                case BusType.Rtu:
+                case BusType.Rtu or BusType.Ascii:
                     if (string.IsNullOrWhiteSpace(bus.Device)) throw b.Error(bus, nameof(bus.Device), "a serial bus needs a device path, e.g. /dev/ttyUSB0");
                     if (bus.Baud is { } baud && baud is < 300 or > 921600) throw b.Error(bus, nameof(bus.Baud), "must be 300–921600");
                     if (bus.StopBits is { } sb && sb is not (1 or 2)) throw b.Error(bus, nameof(bus.StopBits), "must be 1 or 2");
@@ -55,6 +55,7 @@ public static class GatewayConfigLoader
         var byFile = new Dictionary<string, LoadedProfile>(StringComparer.Ordinal);
         var ids = new HashSet<string>(StringComparer.Ordinal);
         var unitsOnBus = new Dictionary<(string Bus, byte Unit), DeviceConfig>();
+        var asciiBusUsers = new Dictionary<string, DeviceConfig>(StringComparer.Ordinal);
         foreach (var d in cfg.Devices)
         {
             if (!Identifiers.IsValid(d.Id)) throw b.Error(d, nameof(d.Id), $"'{d.Id}' is not a valid id");
@@ -74,13 +75,59 @@ public static class GatewayConfigLoader
             }
             profiles[d.Id] = profile;
 
+            var busType = buses[d.Bus].Type;
+            if (profile.IsLineDevice != (busType == BusType.Ascii))
+            {
+                throw b.Error(d, nameof(d.Profile), profile.IsLineDevice
+                    ? $"profile '{profile.Profile.Id}' reads ASCII lines: put the device on a bus of type ascii, not {YamlBinder.ToSnake(busType.ToString())}"
+                    : $"profile '{profile.Profile.Id}' is a Modbus profile: an ascii bus only carries a profile with lines:");
+            }
+            if (busType == BusType.Ascii)
+            {
+                if (d.Unit is not null) throw b.Error(d, nameof(d.Unit), "an ASCII line device has no unit id");
+                if (!asciiBusUsers.TryAdd(d.Bus, d)) throw b.Error(d, nameof(d.Bus), $"ascii bus '{d.Bus}' already carries device '{asciiBusUsers[d.Bus].Id}' (one device per ascii bus)");
+                continue;
+            }
+
             var unit = d.Unit ?? profile.Profile.DefaultUnit;
             if (unit is 0 or > 247) throw b.Error(d, nameof(d.Unit), "must be 1–247");
             if (unitsOnBus.TryGetValue((d.Bus, unit), out var other))
                 throw b.Error(d, nameof(d.Unit), $"unit id {unit} is already used by device '{other.Id}' on bus '{d.Bus}'");
             unitsOnBus[(d.Bus, unit)] = d;
         }
+        CheckSerialSettingsAgree(cfg, b, profiles);
         return new LoadedGateway(cfg, file, b, profiles);
+    }
+
+    /// <summary>
+    /// A serial bus without explicit settings takes them from its first device's profile; when its devices ship with
+    /// different factory settings (an SDM120 at 2400 baud beside an SDM630 at 9600) that guess is wrong for some of them,
+    /// so the bus must say which settings the installer set on every device.
+    /// </summary>
+    private static void CheckSerialSettingsAgree(GatewayConfig cfg, YamlBinder b, Dictionary<string, LoadedProfile> profiles)
+    {
+        foreach (var bus in cfg.Buses.Where(x => x.Type is BusType.Rtu or BusType.RtuOverTcp or BusType.Ascii))
+        {
+            var onBus = cfg.Devices.Where(d => d.Bus == bus.Id && profiles[d.Id].Profile.Serial is not null)
+                .Select(d => (d.Id, Serial: profiles[d.Id].Profile.Serial!)).ToList();
+            if (onBus.Count < 2) continue;
+            Check(bus.Baud, nameof(bus.Baud), s => s.Baud.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (bus.Type != BusType.RtuOverTcp)
+            {
+                Check(bus.Parity, nameof(bus.Parity), s => YamlBinder.ToSnake(s.Parity.ToString()));
+                Check(bus.DataBits, nameof(bus.DataBits), s => s.DataBits.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                Check(bus.StopBits, nameof(bus.StopBits), s => s.StopBits.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            void Check(object? given, string property, Func<SerialDefaults, string> value)
+            {
+                if (given is not null) return;
+                var distinct = onBus.GroupBy(x => value(x.Serial)).ToList();
+                if (distinct.Count < 2) return;
+                var which = string.Join(", ", distinct.Select(g => $"{g.Key} ({string.Join(", ", g.Select(x => x.Id))})"));
+                throw b.Error(bus, property, $"the devices on bus '{bus.Id}' ship with different {YamlBinder.ToSnake(property)} settings: {which}; set {YamlBinder.ToSnake(property)} on the bus and on every device");
+            }
+        }
     }
 
     private static void ValidateMqtt(MqttSettings m, YamlBinder b)

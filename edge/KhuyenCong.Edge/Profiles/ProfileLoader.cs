@@ -1,5 +1,6 @@
 using KhuyenCong.Configuration;
 using KhuyenCong.Contracts;
+using KhuyenCong.Edge.Lines;
 using KhuyenCong.Modbus;
 
 namespace KhuyenCong.Edge.Profiles;
@@ -7,6 +8,12 @@ namespace KhuyenCong.Edge.Profiles;
 /// <summary>A profile together with the file it came from.</summary>
 public sealed record LoadedProfile(DeviceProfile Profile, string File, YamlBinder Binder)
 {
+    /// <summary>The compiled line format of a plain serial ASCII device (a profile with <c>lines:</c>), else null.</summary>
+    public LineFormat? LineFormat { get; init; }
+
+    /// <summary>True for a plain serial ASCII device read line by line, false for a Modbus device.</summary>
+    public bool IsLineDevice => Profile.Lines is not null;
+
     public IReadOnlyList<FieldSpec> Fields() => [.. Profile.Points.Select(p => p.ToField(Profile.WordOrder))];
 
     public ProfilePoint Point(string name) => Profile.Points.First(p => p.Name == name);
@@ -39,8 +46,8 @@ public static class ProfileLoader
     public static LoadedProfile Load(string file)
     {
         var (profile, binder) = YamlBinder.LoadFile<DeviceProfile>(file);
-        Validate(profile, binder);
-        return new LoadedProfile(profile, file, binder);
+        var lineFormat = Validate(profile, binder);
+        return new LoadedProfile(profile, file, binder) { LineFormat = lineFormat };
     }
 
     /// <summary>Every profile under <paramref name="profilesDir"/> (one folder each).</summary>
@@ -50,7 +57,7 @@ public static class ProfileLoader
             .Where(File.Exists)
             .Order(StringComparer.Ordinal);
 
-    private static void Validate(DeviceProfile p, YamlBinder b)
+    private static LineFormat? Validate(DeviceProfile p, YamlBinder b)
     {
         if (!Identifiers.IsValid(p.Id)) throw b.Error(p, nameof(p.Id), $"'{p.Id}' is not a valid id (letters, digits, '-', '_', '.')");
         if (!DeviceClasses.All.Contains(p.Class)) throw b.Error(p, nameof(p.Class), $"'{p.Class}' is not one of {string.Join(", ", DeviceClasses.All)}");
@@ -59,7 +66,8 @@ public static class ProfileLoader
         if (rq.MaxRegisters is < 1 or > 125) throw b.Error(rq, nameof(rq.MaxRegisters), "must be 1–125");
         if (rq.MaxGap < 0) throw b.Error(rq, nameof(rq.MaxGap), "must not be negative");
         if (rq.Timeout <= TimeSpan.Zero) throw b.Error(rq, nameof(rq.Timeout), "must be positive");
-        if (p.Points.Count == 0) throw b.Error(p, nameof(p.Points), "must list at least one point");
+        if (p.Lines is not null) return ValidateLines(p, b);
+        if (p.Points.Count == 0) throw b.Error(p, nameof(p.Points), "must list at least one point (or declare lines: for a plain serial ASCII device)");
 
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var pt in p.Points)
@@ -99,6 +107,29 @@ public static class ProfileLoader
             if (!sharedBits)
                 throw b.Error(cur, nameof(cur.Address), $"{Snake(cf.Table)} {cf.Address} overlaps '{prev.Name}' at {pf.Address} ({pf.Width} registers)");
         }
+        return null;
+    }
+
+    /// <summary>A plain serial ASCII device: the lines: section instead of Modbus points.</summary>
+    private static LineFormat ValidateLines(DeviceProfile p, YamlBinder b)
+    {
+        if (p.Points.Count > 0) throw b.Error(p, nameof(p.Lines), "a profile maps Modbus points or ASCII lines, not both");
+        if (p.Class == DeviceClasses.Meter) throw b.Error(p, nameof(p.Lines), "lines: is for gas and kiln instruments (scales, thermocouple readers); meters use Modbus points");
+        LineFormat format;
+        try
+        {
+            format = LineFormat.Compile(p.Lines!);
+        }
+        catch (LineFormatException ex)
+        {
+            throw b.Error(ex.Owner, ex.Property, ex.Message);
+        }
+        var names = p.Lines!.Points.Select(x => x.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var required in RequiredPoints[p.Class])
+        {
+            if (!names.Contains(required)) throw b.Error(p.Lines, nameof(p.Lines.Points), $"a {p.Class} profile must map '{required}'");
+        }
+        return format;
     }
 
     private static string Snake(RegisterTable t) => YamlBinder.ToSnake(t.ToString()).Replace('_', ' ');

@@ -14,10 +14,20 @@ public sealed class ModbusDataStore
     private readonly Dictionary<(byte Unit, RegisterTable Table), Dictionary<ushort, bool>> _bits = [];
     private readonly HashSet<byte> _units = [];
 
-    /// <summary>When true, requests for unit ids that were never defined get no reply, like an RS-485 bus.</summary>
+    /// <summary>
+    /// When true (the default), requests for unit ids that were never defined get no reply, like devices that are not
+    /// on an RS-485 bus: the master times out. When false they are answered with <see cref="UnknownUnitException"/>,
+    /// as a TCP gateway does.
+    /// </summary>
     public bool IgnoreUnknownUnits { get; init; } = true;
 
-    /// <summary>Raised after a master writes (unit, table, address, count).</summary>
+    /// <summary>The exception answered for an unknown unit id when <see cref="IgnoreUnknownUnits"/> is false.</summary>
+    public ModbusExceptionCode UnknownUnitException { get; init; } = ModbusExceptionCode.GatewayTargetFailedToRespond;
+
+    /// <summary>
+    /// Raised after a master wrote (unit, table, first address, count), outside the store's lock, on the thread that
+    /// serves the request. A handler that throws makes the slave answer exception 04 (server device failure).
+    /// </summary>
     public event Action<byte, RegisterTable, ushort, int>? Written;
 
     public bool HasUnit(byte unit)
@@ -25,9 +35,17 @@ public sealed class ModbusDataStore
         lock (_gate) return _units.Contains(unit);
     }
 
+    /// <summary>The unit ids that have anything defined.</summary>
+    public IReadOnlyList<byte> Units()
+    {
+        lock (_gate) return [.. _units.Order()];
+    }
+
+    /// <summary>Makes registers exist (input or holding), with their first values. Defining again overwrites.</summary>
     public void DefineRegisters(byte unit, RegisterTable table, ushort address, ReadOnlySpan<ushort> values)
     {
         if (table is RegisterTable.Coil or RegisterTable.DiscreteInput) throw new ArgumentException("use DefineBits for coils and discrete inputs", nameof(table));
+        CheckRange(unit, table, address, values.Length);
         lock (_gate)
         {
             _units.Add(unit);
@@ -36,9 +54,11 @@ public sealed class ModbusDataStore
         }
     }
 
+    /// <summary>Makes coils or discrete inputs exist, with their first values. Defining again overwrites.</summary>
     public void DefineBits(byte unit, RegisterTable table, ushort address, ReadOnlySpan<bool> values)
     {
         if (table is RegisterTable.HoldingRegister or RegisterTable.InputRegister) throw new ArgumentException("use DefineRegisters for registers", nameof(table));
+        CheckRange(unit, table, address, values.Length);
         lock (_gate)
         {
             _units.Add(unit);
@@ -47,60 +67,75 @@ public sealed class ModbusDataStore
         }
     }
 
-    /// <summary>Changes defined registers; throws if any address was never defined.</summary>
+    /// <summary>Changes defined registers (all or nothing); throws <see cref="ArgumentException"/> if any address was never defined.</summary>
     public void SetRegisters(byte unit, RegisterTable table, ushort address, ReadOnlySpan<ushort> values)
     {
+        CheckRange(unit, table, address, values.Length);
         lock (_gate)
         {
-            var map = Map(_registers, unit, table);
-            for (var i = 0; i < values.Length; i++)
-            {
-                var a = (ushort)(address + i);
-                if (!map.ContainsKey(a)) throw new ArgumentException($"unit {unit} {table} {a} is not defined");
-                map[a] = values[i];
-            }
+            var map = Existing(_registers, unit, table, address, values.Length);
+            for (var i = 0; i < values.Length; i++) map[(ushort)(address + i)] = values[i];
         }
     }
 
+    /// <summary>Changes defined coils or discrete inputs (all or nothing); throws if any address was never defined.</summary>
     public void SetBits(byte unit, RegisterTable table, ushort address, ReadOnlySpan<bool> values)
     {
+        CheckRange(unit, table, address, values.Length);
         lock (_gate)
         {
-            var map = Map(_bits, unit, table);
-            for (var i = 0; i < values.Length; i++)
-            {
-                var a = (ushort)(address + i);
-                if (!map.ContainsKey(a)) throw new ArgumentException($"unit {unit} {table} {a} is not defined");
-                map[a] = values[i];
-            }
+            var map = Existing(_bits, unit, table, address, values.Length);
+            for (var i = 0; i < values.Length; i++) map[(ushort)(address + i)] = values[i];
         }
     }
 
+    /// <summary>Current values of defined registers; throws <see cref="ArgumentException"/> if any address was never defined.</summary>
     public ushort[] GetRegisters(byte unit, RegisterTable table, ushort address, ushort count)
     {
+        CheckRange(unit, table, address, count);
         lock (_gate)
         {
-            var map = Map(_registers, unit, table);
+            var map = Existing(_registers, unit, table, address, count);
             var r = new ushort[count];
             for (var i = 0; i < count; i++) r[i] = map[(ushort)(address + i)];
             return r;
         }
     }
 
+    /// <summary>Current values of defined coils or discrete inputs; throws if any address was never defined.</summary>
     public bool[] GetBits(byte unit, RegisterTable table, ushort address, ushort count)
     {
+        CheckRange(unit, table, address, count);
         lock (_gate)
         {
-            var map = Map(_bits, unit, table);
+            var map = Existing(_bits, unit, table, address, count);
             var r = new bool[count];
             for (var i = 0; i < count; i++) r[i] = map[(ushort)(address + i)];
             return r;
         }
     }
 
+    private static void CheckRange(byte unit, RegisterTable table, ushort address, int count)
+    {
+        if (address + count > 65536) throw new ArgumentOutOfRangeException(nameof(count), count, $"unit {unit} {table} {address}: {count} values run past address 65535");
+    }
+
+    private static Dictionary<ushort, T> Existing<T>(Dictionary<(byte, RegisterTable), Dictionary<ushort, T>> maps, byte unit, RegisterTable table, ushort address, int count)
+    {
+        maps.TryGetValue((unit, table), out var map);
+        for (var i = 0; i < count; i++)
+        {
+            var a = (ushort)(address + i);
+            if (map is null || !map.ContainsKey(a)) throw new ArgumentException($"unit {unit} {table} {a} is not defined");
+        }
+        return map ?? [];
+    }
+
     /// <summary>
-    /// Answers one request PDU for <paramref name="unit"/>: writes the reply PDU into <paramref name="reply"/> and returns
-    /// its length, or 0 when no reply must be sent (unknown unit on a bus, or a broadcast).
+    /// Answers one request PDU for <paramref name="unit"/>: writes the reply PDU into <paramref name="reply"/> (at least
+    /// <see cref="Framing.Pdu.MaxLength"/> bytes) and returns its length, or 0 when no reply must be sent (unknown unit on
+    /// a bus, or a broadcast). Requests that break the spec's limits get exception 03, undefined addresses 02, unknown
+    /// function codes 01.
     /// </summary>
     public int Handle(byte unit, ReadOnlySpan<byte> request, Span<byte> reply)
     {
@@ -108,13 +143,20 @@ public sealed class ModbusDataStore
         var fc = request[0];
         if (unit == 0)
         {
-            // Broadcast writes are carried out by every unit and answered by none.
-            foreach (var u in Units()) Handle(u, request, reply);
+            // Broadcast writes are carried out by every unit and answered by none; reads make no sense and are ignored.
+            if (fc is FunctionCodes.WriteSingleCoil or FunctionCodes.WriteSingleRegister or FunctionCodes.WriteMultipleCoils or FunctionCodes.WriteMultipleRegisters)
+            {
+                foreach (var u in Units()) Handle(u, request, reply);
+            }
             return 0;
         }
         lock (_gate)
         {
-            if (!_units.Contains(unit) && IgnoreUnknownUnits) return 0;
+            if (!_units.Contains(unit))
+            {
+                if (IgnoreUnknownUnits) return 0;
+                return Exception(reply, fc, UnknownUnitException);
+            }
         }
         try
         {
@@ -135,11 +177,24 @@ public sealed class ModbusDataStore
         {
             return Exception(reply, fc, ex.Code);
         }
+        catch (WrittenHandlerException)
+        {
+            return Exception(reply, fc, ModbusExceptionCode.ServerDeviceFailure);
+        }
     }
 
-    private byte[] Units()
+    private void RaiseWritten(byte unit, RegisterTable table, ushort address, int count)
     {
-        lock (_gate) return [.. _units];
+        try
+        {
+            Written?.Invoke(unit, table, address, count);
+        }
+#pragma warning disable CA1031 // a handler's bug must not kill the connection that carried the write
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            throw new WrittenHandlerException(ex);
+        }
     }
 
     private int ReadRegs(byte unit, RegisterTable table, ReadOnlySpan<byte> req, Span<byte> reply)
@@ -196,7 +251,7 @@ public sealed class ModbusDataStore
             if (!map.ContainsKey(address)) throw new SlaveException(ModbusExceptionCode.IllegalDataAddress);
             map[address] = value == 0xFF00;
         }
-        Written?.Invoke(unit, RegisterTable.Coil, address, 1);
+        RaiseWritten(unit, RegisterTable.Coil, address, 1);
         req[..5].CopyTo(reply);
         return 5;
     }
@@ -212,7 +267,7 @@ public sealed class ModbusDataStore
             if (!map.ContainsKey(address)) throw new SlaveException(ModbusExceptionCode.IllegalDataAddress);
             map[address] = value;
         }
-        Written?.Invoke(unit, RegisterTable.HoldingRegister, address, 1);
+        RaiseWritten(unit, RegisterTable.HoldingRegister, address, 1);
         req[..5].CopyTo(reply);
         return 5;
     }
@@ -233,7 +288,7 @@ public sealed class ModbusDataStore
             }
             for (var i = 0; i < count; i++) map[(ushort)(address + i)] = (req[6 + i / 8] & (1 << (i % 8))) != 0;
         }
-        Written?.Invoke(unit, RegisterTable.Coil, address, count);
+        RaiseWritten(unit, RegisterTable.Coil, address, count);
         req[..5].CopyTo(reply);
         return 5;
     }
@@ -254,7 +309,7 @@ public sealed class ModbusDataStore
             }
             for (var i = 0; i < count; i++) map[(ushort)(address + i)] = BinaryPrimitives.ReadUInt16BigEndian(req[(6 + 2 * i)..]);
         }
-        Written?.Invoke(unit, RegisterTable.HoldingRegister, address, count);
+        RaiseWritten(unit, RegisterTable.HoldingRegister, address, count);
         req[..5].CopyTo(reply);
         return 5;
     }
@@ -281,4 +336,6 @@ public sealed class ModbusDataStore
     {
         public ModbusExceptionCode Code { get; } = code;
     }
+
+    private sealed class WrittenHandlerException(Exception inner) : Exception("a Written handler failed", inner);
 }

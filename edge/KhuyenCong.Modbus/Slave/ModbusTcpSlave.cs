@@ -14,18 +14,37 @@ public sealed class ModbusTcpSlave(IPEndPoint endpoint, ModbusDataStore store) :
     private readonly List<Task> _connections = [];
     private Socket? _listener;
     private Task? _accept;
+    private long _requests;
+    private int _disposed;
 
-    /// <summary>Where it listens (the real port when 0 was asked for).</summary>
-    public IPEndPoint LocalEndPoint { get; private set; } = endpoint;
+    /// <summary>Where it listens (the real port once started, when port 0 was asked for).</summary>
+    public IPEndPoint LocalEndPoint { get; private set; } = endpoint ?? throw new ArgumentNullException(nameof(endpoint));
 
-    public ModbusDataStore Store { get; } = store;
+    /// <summary>The port it listens on (see <see cref="LocalEndPoint"/>).</summary>
+    public int Port => LocalEndPoint.Port;
 
+    public ModbusDataStore Store { get; } = store ?? throw new ArgumentNullException(nameof(store));
+
+    /// <summary>Requests answered since start, over all connections.</summary>
+    public long RequestsAnswered => Interlocked.Read(ref _requests);
+
+    /// <summary>Binds and starts accepting masters. Throws <see cref="SocketException"/> when the endpoint is taken.</summary>
     public Task StartAsync(CancellationToken ct = default)
     {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (_listener is not null) throw new InvalidOperationException("the slave is already running");
         var l = new Socket(LocalEndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        l.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        l.Bind(LocalEndPoint);
-        l.Listen(64);
+        try
+        {
+            l.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            l.Bind(LocalEndPoint);
+            l.Listen(64);
+        }
+        catch
+        {
+            l.Dispose();
+            throw;
+        }
         _listener = l;
         LocalEndPoint = (IPEndPoint)l.LocalEndPoint!;
         _accept = AcceptLoopAsync(_stop.Token);
@@ -76,6 +95,7 @@ public sealed class ModbusTcpSlave(IPEndPoint endpoint, ModbusDataStore store) :
                     BinaryPrimitives.WriteUInt16BigEndian(tx.AsSpan(4), (ushort)(n + 1));
                     tx[6] = unit;
                     await client.SendAsync(tx.AsMemory(0, 7 + n), SocketFlags.None, ct).ConfigureAwait(false);
+                    Interlocked.Increment(ref _requests);
                 }
             }
             catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
@@ -96,8 +116,10 @@ public sealed class ModbusTcpSlave(IPEndPoint endpoint, ModbusDataStore store) :
         return true;
     }
 
+    /// <summary>Stops listening and closes every connection. The slave cannot be started again.</summary>
     public async Task StopAsync()
     {
+        if (_stop.IsCancellationRequested) return;
         await _stop.CancelAsync().ConfigureAwait(false);
         _listener?.Dispose();
         Task[] pending;
@@ -108,6 +130,7 @@ public sealed class ModbusTcpSlave(IPEndPoint endpoint, ModbusDataStore store) :
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await StopAsync().ConfigureAwait(false);
         _stop.Dispose();
     }

@@ -36,7 +36,7 @@ public sealed class SerialByteTransport(SerialPortSettings settings) : IByteTran
 {
     private SerialPort? _port;
 
-    public SerialPortSettings Settings { get; } = settings;
+    public SerialPortSettings Settings { get; } = settings ?? throw new ArgumentNullException(nameof(settings));
 
     public bool IsOpen => _port?.IsOpen == true;
 
