@@ -123,6 +123,7 @@ internal static class FieldTools
         foreach (var file in ProfileLoader.All(dir))
         {
             var p = ProfileLoader.Load(file);
+            if (p.IsLineDevice) continue; // ASCII line devices send lines on their own; nothing to plan
             var rq = p.Profile.Requests;
             var planned = RequestPlanner.Plan(p.Fields(), new PlannerOptions { MaxRegisters = rq.MaxRegisters, MaxGap = rq.MaxGap, OneRequestPerField = rq.OnePerPoint }).Count;
             Console.WriteLine($"{p.Profile.Id,-34} {p.Profile.Points.Count,6} {planned,8} {p.Profile.Points.Count,14}");
