@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using KhuyenCong.Contracts;
-using KhuyenCong.TestSupport;
 
 namespace KhuyenCong.Cloud.Tests;
 
@@ -72,15 +71,5 @@ public sealed class WireContractTests
         var points = schema.RootElement.GetProperty("properties").GetProperty("readings").GetProperty("items")
             .GetProperty("properties").GetProperty("point").GetProperty("enum").EnumerateArray().Select(e => e.GetString()).ToList();
         Assert.Equal(CanonicalPoints.All.Select(p => p.Name).Order(), points.Order());
-    }
-
-    [Fact]
-    public void The_points_documentation_lists_exactly_the_canonical_points_with_their_units()
-    {
-        var doc = File.ReadAllLines(Path.Combine(RepoPaths.Root, "docs", "points.md"))
-            .Where(l => l.StartsWith("| `", StringComparison.Ordinal))
-            .Select(l => l.Split('|', StringSplitOptions.TrimEntries))
-            .ToDictionary(c => c[1].Trim('`'), c => c[2] == "—" ? "" : c[2]);
-        Assert.Equal(CanonicalPoints.All.ToDictionary(p => p.Name, p => p.Unit), doc);
     }
 }
