@@ -115,13 +115,15 @@ public sealed class SimulatorHost : IAsyncDisposable
     private static void DefineDevice(ModbusDataStore store, DeviceConfig d, LoadedProfile profile)
     {
         var unit = d.Unit ?? profile.Profile.DefaultUnit;
-        foreach (var p in profile.Profile.Points)
+        // Everything the edge will ask for exists on the device, including the unused registers a planned read spans
+        // (a real meter answers those too); the points then get their values.
+        var rq = profile.Profile.Requests;
+        foreach (var r in RequestPlanner.Plan(profile.Fields(), new PlannerOptions { MaxRegisters = rq.MaxRegisters, MaxGap = rq.MaxGap, OneRequestPerField = rq.OnePerPoint }))
         {
-            var f = p.ToField(profile.Profile.WordOrder);
-            if (f.Table is RegisterTable.Coil or RegisterTable.DiscreteInput)
-                store.DefineBits(unit, f.Table, f.Address, new bool[1]);
+            if (r.Table is RegisterTable.Coil or RegisterTable.DiscreteInput)
+                store.DefineBits(unit, r.Table, r.Address, new bool[r.Count]);
             else
-                store.DefineRegisters(unit, f.Table, f.Address, new ushort[f.Width]);
+                store.DefineRegisters(unit, r.Table, r.Address, new ushort[r.Count]);
         }
     }
 

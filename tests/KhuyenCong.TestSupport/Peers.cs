@@ -8,18 +8,41 @@ public static class Peers
     private static string Script => Path.Combine(AppContext.BaseDirectory, "peers", "pymodbus_server.py");
 
     /// <summary>pymodbus 3.0 Modbus TCP server on a free loopback port (data layout: peers/pymodbus_server.py).</summary>
-    public static async Task<(ExternalProcess Process, int Port)> PyModbusTcpAsync()
+    public static Task<(ExternalProcess Process, int Port)> PyModbusTcpAsync() => PyModbusTcpAsync(null);
+
+    /// <summary>
+    /// pymodbus 3.0 Modbus TCP server on a free loopback port; when <paramref name="manifestPath"/> is given, the layout of
+    /// unit 2's typed values (name, type, order, address, length, value) is written there as JSON.
+    /// </summary>
+    public static async Task<(ExternalProcess Process, int Port)> PyModbusTcpAsync(string? manifestPath)
     {
         var port = FreePort.Next();
-        var p = ExternalProcess.Start(Python, [Script, "tcp", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        List<string> args = [Script, "tcp", port.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        if (manifestPath is not null) args.Add(manifestPath);
+        var p = ExternalProcess.Start(Python, args);
+        await FreePort.WaitListeningAsync(port, TimeSpan.FromSeconds(30), () => p.Output);
+        return (p, port);
+    }
+
+    /// <summary>pymodbus 3.0 Modbus TCP server serving a register image (JSON, see peers/pymodbus_image.py).</summary>
+    public static async Task<(ExternalProcess Process, int Port)> PyModbusImageAsync(string imageJson)
+    {
+        var port = FreePort.Next();
+        var script = Path.Combine(AppContext.BaseDirectory, "peers", "pymodbus_image.py");
+        var p = ExternalProcess.Start(Python, [script, port.ToString(System.Globalization.CultureInfo.InvariantCulture), imageJson]);
         await FreePort.WaitListeningAsync(port, TimeSpan.FromSeconds(30), () => p.Output);
         return (p, port);
     }
 
     /// <summary>pymodbus 3.0 Modbus RTU server (19,200 8N1) on one end of a virtual serial pair.</summary>
-    public static async Task<ExternalProcess> PyModbusRtuAsync(string device)
+    public static Task<ExternalProcess> PyModbusRtuAsync(string device) => PyModbusRtuAsync(device, null);
+
+    /// <summary>pymodbus 3.0 Modbus RTU server (19,200 8N1) on <paramref name="device"/>; see <see cref="PyModbusTcpAsync(string?)"/> for the manifest.</summary>
+    public static async Task<ExternalProcess> PyModbusRtuAsync(string device, string? manifestPath)
     {
-        var p = ExternalProcess.Start(Python, [Script, "rtu", device]);
+        List<string> args = [Script, "rtu", device];
+        if (manifestPath is not null) args.Add(manifestPath);
+        var p = ExternalProcess.Start(Python, args);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (!p.Output.Contains("ready", StringComparison.Ordinal))
         {
