@@ -20,6 +20,7 @@ public sealed class EdgeAgent : IAsyncDisposable
     private readonly TimeProvider _clock;
     private readonly ILogger _log;
     private readonly List<BusPoller> _pollers = [];
+    private readonly List<LinePoller> _linePollers = [];
     private readonly List<Modbus.IModbusMaster> _masters = [];
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
 
@@ -33,7 +34,12 @@ public sealed class EdgeAgent : IAsyncDisposable
         Link = new MqttLink(cfg, gateway.Dir, _clock, logs.CreateLogger("mqtt"));
         Clock = new ClockGuard(_clock, Outbox, ClockGuard.BuildFloor());
         Publisher = new TelemetryPublisher(Outbox, Link, cfg.Site, cfg.Gateway, cfg.Publish.MaxBatch, cfg.Publish.Interval, _clock, logs.CreateLogger("publish"));
-        foreach (var bus in cfg.Buses)
+        foreach (var bus in cfg.Buses.Where(b => b.Type == BusType.Ascii))
+        {
+            foreach (var d in cfg.Devices.Where(d => d.Bus == bus.Id))
+                _linePollers.Add(new LinePoller(bus, d, gateway.ProfilesByDevice[d.Id], Clock, _clock, logs.CreateLogger($"bus.{bus.Id}")));
+        }
+        foreach (var bus in cfg.Buses.Where(b => b.Type != BusType.Ascii))
         {
             var devices = cfg.Devices.Where(d => d.Bus == bus.Id).Select(d => new PolledDevice(d, gateway.ProfilesByDevice[d.Id])).ToList();
             if (devices.Count == 0) continue;
@@ -49,13 +55,20 @@ public sealed class EdgeAgent : IAsyncDisposable
     public MqttLink Link { get; }
     public TelemetryPublisher Publisher { get; }
     public IReadOnlyList<BusPoller> Pollers => _pollers;
+    public IReadOnlyList<LinePoller> LinePollers => _linePollers;
 
     /// <summary>
     /// The last moment every bus loop had finished a poll (the oldest of their last attempts): the watchdog's proof of
     /// life. Null until every bus has polled once.
     /// </summary>
-    public DateTimeOffset? LastProgress =>
-        _pollers.Count == 0 ? _clock.GetUtcNow() : _pollers.Any(p => p.LastAttempt is null) ? null : _pollers.Min(p => p.LastAttempt);
+    public DateTimeOffset? LastProgress
+    {
+        get
+        {
+            var attempts = _pollers.Select(p => p.LastAttempt).Concat(_linePollers.Select(p => p.LastAttempt)).ToList();
+            return attempts.Count == 0 ? _clock.GetUtcNow() : attempts.Any(a => a is null) ? null : attempts.Min();
+        }
+    }
 
     /// <summary>How often the health report is published.</summary>
     public TimeSpan HealthInterval => _gateway.Config.Publish.HealthInterval;
@@ -68,6 +81,7 @@ public sealed class EdgeAgent : IAsyncDisposable
             cfg.Site, cfg.Gateway, cfg.Devices.Count, _pollers.Count, _gateway.OutboxPath);
         var tasks = new List<Task> { Link.RunAsync(ct), Publisher.RunAsync(ct), HealthLoopAsync(ct) };
         tasks.AddRange(_pollers.Select(p => p.RunAsync(ct)));
+        tasks.AddRange(_linePollers.Select(p => p.RunAsync(ct)));
         try
         {
             await Task.WhenAll(tasks).ConfigureAwait(false);
@@ -97,22 +111,25 @@ public sealed class EdgeAgent : IAsyncDisposable
             Published = Publisher.Published,
             PublishFailures = Publisher.Failures,
             ClockCorrected = Clock.Corrected,
-            Devices = [.. _pollers.SelectMany(p => p.Devices.Select(d => new DeviceHealthReport
+            Devices = [.. _pollers.SelectMany(p => p.Devices.Select(d => (d.Health, p.BusId)))
+                .Concat(_linePollers.Select(l => (l.Health, l.BusId)))
+                .Select(x => (d: x.Health, BusId: x.BusId))
+                .Select(x => new DeviceHealthReport
             {
-                Device = d.Config.Id,
-                Bus = p.BusId,
-                PollsOk = d.Health.PollsOk,
-                PollsFailed = d.Health.PollsFailed,
-                Timeouts = d.Health.Timeouts,
-                ExceptionResponses = d.Health.ExceptionResponses,
-                FrameErrors = d.Health.FrameErrors,
-                LinkErrors = d.Health.LinkErrors,
-                Retries = d.Health.Retries,
-                ConsecutiveFailures = d.Health.ConsecutiveFailures,
-                LastOk = d.Health.LastOk,
-                LastLatencyMs = d.Health.LastLatency.TotalMilliseconds,
-                LastError = d.Health.LastError,
-            }))],
+                Device = x.d.Device,
+                Bus = x.BusId,
+                PollsOk = x.d.PollsOk,
+                PollsFailed = x.d.PollsFailed,
+                Timeouts = x.d.Timeouts,
+                ExceptionResponses = x.d.ExceptionResponses,
+                FrameErrors = x.d.FrameErrors,
+                LinkErrors = x.d.LinkErrors,
+                Retries = x.d.Retries,
+                ConsecutiveFailures = x.d.ConsecutiveFailures,
+                LastOk = x.d.LastOk,
+                LastLatencyMs = x.d.LastLatency.TotalMilliseconds,
+                LastError = x.d.LastError,
+            })],
         };
     }
 

@@ -28,6 +28,8 @@ public static class MasterFactory
                     ResponseTimeout = timeout,
                     Baud = bus.Baud ?? devices.FirstOrDefault()?.Profile.Profile.Serial?.Baud ?? 9600,
                 });
+            case BusType.Ascii:
+                throw new ArgumentException($"bus {bus.Id} carries ASCII lines, not Modbus", nameof(bus));
             default:
                 var serial = devices.FirstOrDefault()?.Profile.Profile.Serial ?? new SerialDefaults();
                 var settings = new SerialPortSettings
