@@ -173,6 +173,9 @@ internal sealed class PipeTransport : IByteTransport
 
     public bool IsOpen { get; private set; }
 
+    /// <summary>True when bytes from the other end wait to be read.</summary>
+    public bool HasPendingInput => _offset < _pending.Length || _in.Reader.Count > 0;
+
     public Task OpenAsync(CancellationToken ct)
     {
         IsOpen = true;

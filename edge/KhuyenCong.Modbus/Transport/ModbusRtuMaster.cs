@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using KhuyenCong.Modbus.Framing;
 
 namespace KhuyenCong.Modbus;
@@ -95,6 +96,7 @@ public sealed class ModbusRtuMaster : ModbusMaster
     /// <summary>t3.5 for a baud rate: 3.5 characters of 11 bits, or 1.75 ms above 19,200 baud (Modbus over Serial Line §2.5.1.1).</summary>
     public static TimeSpan T35(int baud) => baud > 19200 ? TimeSpan.FromMicroseconds(1750) : TimeSpan.FromMilliseconds(38.5 * 1000 / baud);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     protected override async ValueTask PrepareAsync(CancellationToken ct)
     {
         if (!_transport.IsOpen)
@@ -118,6 +120,7 @@ public sealed class ModbusRtuMaster : ModbusMaster
         _transport.DiscardInput();
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     protected override async ValueTask<ReadOnlyMemory<byte>> TransactAsync(byte unit, ReadOnlyMemory<byte> request, CancellationToken ct)
     {
         var n = request.Length;
@@ -142,6 +145,7 @@ public sealed class ModbusRtuMaster : ModbusMaster
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadOnlyMemory<byte>> ReceiveAsync(byte unit, byte fc, CancellationToken ct)
     {
         // unit + function code + (byte count, exception code or first echo byte): enough to know the length.
@@ -156,6 +160,7 @@ public sealed class ModbusRtuMaster : ModbusMaster
         return _rx.AsMemory(1, total - 3);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> FillAsync(int have, int want, CancellationToken ct)
     {
         while (have < want) have += await _transport.ReadAsync(_rx.AsMemory(have, want - have), ct).ConfigureAwait(false);

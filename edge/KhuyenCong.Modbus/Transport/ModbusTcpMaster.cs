@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Net.Sockets;
 
 namespace KhuyenCong.Modbus;
@@ -65,6 +66,7 @@ public sealed class ModbusTcpMaster : ModbusMaster
 
     public override string Describe() => _describe;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     protected override async ValueTask PrepareAsync(CancellationToken ct)
     {
         if (Options.PauseBetweenRequests > TimeSpan.Zero && _lastEnd != 0)
@@ -75,6 +77,7 @@ public sealed class ModbusTcpMaster : ModbusMaster
         if (_socket is null) await ConnectAsync(ct).ConfigureAwait(false);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     protected override async ValueTask<ReadOnlyMemory<byte>> TransactAsync(byte unit, ReadOnlyMemory<byte> request, CancellationToken ct)
     {
         var socket = _socket ?? throw new IOException($"{_describe}: not connected");
@@ -105,6 +108,7 @@ public sealed class ModbusTcpMaster : ModbusMaster
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadOnlyMemory<byte>> ReceiveAsync(Socket socket, ushort tid, byte unit, CancellationToken ct)
     {
         while (true)
@@ -140,6 +144,7 @@ public sealed class ModbusTcpMaster : ModbusMaster
     }
 
     /// <summary>Makes at least <paramref name="count"/> unread bytes available at <c>_rxStart</c>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FillAsync(Socket socket, int count, CancellationToken ct)
     {
         if (_rxEnd - _rxStart >= count) return;
