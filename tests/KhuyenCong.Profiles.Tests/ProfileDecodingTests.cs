@@ -20,14 +20,14 @@ public sealed class ProfileDecodingTests
         var dir = Path.Combine(TestData.Root, "profiles", profile);
         var loaded = ProfileLoader.Load(Path.Combine(RepoPaths.Devices, profile, ProfileLoader.FileName));
         var image = new Dictionary<(RegisterTable, int), ushort>();
-        foreach (var line in Lines(Path.Combine(dir, "registers")))
+        foreach (var line in TestData.Lines(Path.Combine(dir, "registers")))
         {
             var table = Enum.Parse<RegisterTable>(line[0].Replace("_", "", StringComparison.Ordinal), ignoreCase: true);
-            var address = Number(line[1]);
-            for (var i = 2; i < line.Length; i++) image[(table, address + i - 2)] = (ushort)Number(line[i]);
+            var address = TestData.Number(line[1]);
+            for (var i = 2; i < line.Length; i++) image[(table, address + i - 2)] = (ushort)TestData.Number(line[i]);
         }
 
-        foreach (var line in Lines(Path.Combine(dir, "expected")))
+        foreach (var line in TestData.Lines(Path.Combine(dir, "expected")))
         {
             var point = loaded.Point(line[0]);
             var field = point.ToField(loaded.Profile.WordOrder);
@@ -46,11 +46,4 @@ public sealed class ProfileDecodingTests
         }
     }
 
-    private static IEnumerable<string[]> Lines(string file) =>
-        File.ReadLines(file).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'))
-            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries));
-
-    private static int Number(string s) => s.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
-        ? int.Parse(s.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture)
-        : int.Parse(s, CultureInfo.InvariantCulture);
 }

@@ -69,11 +69,11 @@ public sealed class ProfileOverNetworkTests
         {
             for (var a = (int)r.Address; a < r.Address + r.Count; a++) image[Key(r.Table)][a.ToString(CultureInfo.InvariantCulture)] = 0;
         }
-        foreach (var line in Lines(Path.Combine(caseDir, "registers")))
+        foreach (var line in TestData.Lines(Path.Combine(caseDir, "registers")))
         {
             var table = Enum.Parse<RegisterTable>(line[0].Replace("_", "", StringComparison.Ordinal), ignoreCase: true);
-            var address = Number(line[1]);
-            for (var i = 2; i < line.Length; i++) image[Key(table)][(address + i - 2).ToString(CultureInfo.InvariantCulture)] = Number(line[i]);
+            var address = TestData.Number(line[1]);
+            for (var i = 2; i < line.Length; i++) image[Key(table)][(address + i - 2).ToString(CultureInfo.InvariantCulture)] = TestData.Number(line[i]);
         }
         using var dir = new TempDirectory("kc-profile-image");
         var json = dir.File("image.json");
@@ -82,7 +82,7 @@ public sealed class ProfileOverNetworkTests
         await using (server)
         {
             var readings = await PollAsync(loaded, port, unit: 3);
-            foreach (var line in Lines(Path.Combine(caseDir, "expected")))
+            foreach (var line in TestData.Lines(Path.Combine(caseDir, "expected")))
             {
                 var expected = double.Parse(line[1], CultureInfo.InvariantCulture);
                 Assert.True(readings.TryGetValue(line[0], out var got), $"{profile}: no reading for {line[0]}");
@@ -109,11 +109,4 @@ public sealed class ProfileOverNetworkTests
         _ => "di",
     };
 
-    private static IEnumerable<string[]> Lines(string file) =>
-        File.ReadLines(file).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'))
-            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries));
-
-    private static int Number(string s) => s.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
-        ? int.Parse(s.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture)
-        : int.Parse(s, CultureInfo.InvariantCulture);
 }

@@ -14,6 +14,16 @@ internal static class TestData
         return data;
     }
 
+    /// <summary>The non-comment lines of a testdata file, split on spaces.</summary>
+    public static IEnumerable<string[]> Lines(string file) =>
+        File.ReadLines(file).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'))
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+
+    /// <summary>A decimal or 0x-hex integer.</summary>
+    public static int Number(string s) => s.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+        ? int.Parse(s.AsSpan(2), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture)
+        : int.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+
     public static TheoryData<string> ShippedProfiles()
     {
         var data = new TheoryData<string>();
