@@ -23,34 +23,39 @@ public sealed class CloudService : IAsyncDisposable
         var c = loaded.Config;
         _log = logs.CreateLogger("cloud");
         Sink = CreateSink(c.Influx, loaded.Dir);
-        string host;
-        int port;
-        string? password = null;
         if (c.Mqtt is { } m)
         {
             var uri = new Uri(m.Url);
-            host = uri.Host;
-            port = uri.IsDefaultPort || uri.Port <= 0 ? (uri.Scheme == "mqtts" ? 8883 : 1883) : uri.Port;
-            password = Secrets.Read(m.PasswordFile, m.PasswordEnv, loaded.Dir);
+            var host = uri.Host;
+            var port = uri.IsDefaultPort || uri.Port <= 0 ? (uri.Scheme == "mqtts" ? 8883 : 1883) : uri.Port;
+            var password = Secrets.Read(m.PasswordFile, m.PasswordEnv, loaded.Dir);
+            Ingestor = new Ingestor(host, port, m, password, Sink, c.Ingest, logs.CreateLogger("ingest"));
         }
         else
         {
-            Broker = new EmbeddedBroker(IPAddress.Parse(c.EmbeddedBroker.Bind), c.EmbeddedBroker.Port, logs.CreateLogger("broker"));
-            host = c.EmbeddedBroker.Bind == "0.0.0.0" ? "127.0.0.1" : c.EmbeddedBroker.Bind;
-            port = c.EmbeddedBroker.Port;
+            var broker = new EmbeddedBroker(IPAddress.Parse(c.EmbeddedBroker.Bind), c.EmbeddedBroker.Port, logs.CreateLogger("broker"));
+            Broker = broker;
+            var bind = broker.Address;
+            var host = bind.Equals(IPAddress.Any) ? "127.0.0.1" : bind.Equals(IPAddress.IPv6Any) ? "::1" : bind.ToString();
+            // Looked up at connect time: with port 0 the port is known only once the broker has started.
+            Ingestor = new Ingestor(() => (host, broker.Port), null, null, Sink, c.Ingest, logs.CreateLogger("ingest"));
         }
-        Ingestor = new Ingestor(host, port, c.Mqtt, password, Sink, c.Ingest, logs.CreateLogger("ingest"));
     }
 
+    /// <summary>The embedded broker, when the config has no <c>mqtt</c> section; null with an external broker.</summary>
     public EmbeddedBroker? Broker { get; }
     public ITimeSeriesSink Sink { get; }
     public Ingestor Ingestor { get; }
 
+    /// <summary>The transport the config asks for: v1 (<see cref="InfluxV1Sink"/>) or v2 (<see cref="InfluxV2Sink"/>).</summary>
     public static ITimeSeriesSink CreateSink(InfluxConfig cfg, string baseDir) => cfg.Api switch
     {
         InfluxApi.V2 => new InfluxV2Sink(cfg, Secrets.Read(cfg.TokenFile, null, baseDir)),
         _ => new InfluxV1Sink(cfg, Secrets.Read(cfg.PasswordFile, null, baseDir)),
     };
+
+    /// <summary>Loads <paramref name="configFile"/> (throws <see cref="ConfigException"/> naming file:line:col: field) and builds the service.</summary>
+    public static CloudService FromFile(string configFile, ILoggerFactory logs) => new(CloudConfigLoader.Load(configFile), logs);
 
     /// <summary>Starts the broker (if embedded), prepares InfluxDB and starts ingesting in the background.</summary>
     public async Task StartAsync(CancellationToken ct)
@@ -67,11 +72,18 @@ public sealed class CloudService : IAsyncDisposable
                 await Sink.PrepareAsync(ct).ConfigureAwait(false);
                 break;
             }
-            catch (SinkException ex) when (ex.Kind == SinkFailure.Retry && attempt < 30)
+            catch (SinkException ex) when (ex.Kind == SinkFailure.Retry && attempt < 10)
             {
-                // InfluxDB may still be starting; the ingestor would wait for it anyway.
+                // InfluxDB may still be starting.
                 _log.LogWarning("{Sink} not ready ({Error}); retrying", Sink.Describe(), ex.Message);
                 await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+            }
+            catch (SinkException ex) when (ex.Kind == SinkFailure.Retry)
+            {
+                // Ingest anyway: nothing is acknowledged until InfluxDB takes the points, and a write that finds no
+                // database prepares it again.
+                _log.LogWarning("{Sink} still not ready ({Error}); starting anyway, messages wait at the broker", Sink.Describe(), ex.Message);
+                break;
             }
         }
         _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -79,9 +91,16 @@ public sealed class CloudService : IAsyncDisposable
         _log.LogInformation("Ingesting into {Sink}", Sink.Describe());
     }
 
-    /// <summary>Completes when the service stops (cancellation) or fails.</summary>
+    /// <summary>Completes when the service stops (cancellation), or faults when ingestion failed for good.</summary>
     public Task Completion => _run ?? Task.CompletedTask;
 
+    /// <summary>Completes once the ingestor has written at least <paramref name="points"/> data points since start.</summary>
+    public Task WaitForPointsAsync(long points, CancellationToken ct) => Ingestor.WaitForPointsAsync(points, ct);
+
+    /// <summary>
+    /// Stops ingesting; messages not yet written stay unacknowledged at the broker. The MQTT session and the embedded
+    /// broker stay until <see cref="DisposeAsync"/>. Rethrows the failure if ingestion had failed.
+    /// </summary>
     public async Task StopAsync()
     {
         if (_cts is not null) await _cts.CancelAsync().ConfigureAwait(false);
@@ -97,9 +116,17 @@ public sealed class CloudService : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops, disconnects from the broker (the persistent session stays there), stops the embedded broker.</summary>
     public async ValueTask DisposeAsync()
     {
-        await StopAsync().ConfigureAwait(false);
+        try
+        {
+            await StopAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            _log.LogError(ex, "Ingestion had failed");
+        }
         await Ingestor.DisposeAsync().ConfigureAwait(false);
         if (Broker is not null) await Broker.DisposeAsync().ConfigureAwait(false);
         Sink.Dispose();

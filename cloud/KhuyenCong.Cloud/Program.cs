@@ -1,9 +1,7 @@
 using System.Globalization;
 using KhuyenCong.Cloud;
-using KhuyenCong.Cloud.Config;
 using KhuyenCong.Cloud.Demo;
 using KhuyenCong.Configuration;
-using Microsoft.Extensions.Logging;
 
 // kc-cloud: the MQTT ingestor into InfluxDB (with an embedded broker when none is configured), and the demo.
 return await CloudCli.RunAsync(args).ConfigureAwait(false);
@@ -36,23 +34,18 @@ namespace KhuyenCong.Cloud
                 e.Cancel = true;
                 stop.Cancel();
             };
-            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            // systemd stops a service with SIGTERM: stop as cleanly as on Ctrl+C (exit 0), not with the default 143.
+            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
             {
-                try
-                {
-                    stop.Cancel();
-                }
-                catch (ObjectDisposedException)
-                {
-                    // Already shut down.
-                }
-            };
+                ctx.Cancel = true;
+                stop.Cancel();
+            });
             try
             {
                 var o = ParseOptions(args.AsSpan(1));
                 return args[0] switch
                 {
-                    "run" => await RunServiceAsync(Require(o, "config"), stop.Token).ConfigureAwait(false),
+                    "run" => await CloudHost.RunAsync(Require(o, "config"), stop.Token).ConfigureAwait(false),
                     "demo" => await DemoRunner.RunAsync(new DemoOptions
                     {
                         EdgeDll = Require(o, "edge"),
@@ -80,27 +73,11 @@ namespace KhuyenCong.Cloud
             {
                 return 0;
             }
-        }
-
-        private static async Task<int> RunServiceAsync(string configFile, CancellationToken ct)
-        {
-            var cfg = CloudConfigLoader.Load(configFile);
-            using var logs = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
+            catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss ";
-            }).SetMinimumLevel(LogLevel.Information));
-            await using var service = new CloudService(cfg, logs);
-            await service.StartAsync(ct).ConfigureAwait(false);
-            try
-            {
-                await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
+                Console.Error.WriteLine($"kc-cloud: {ex.Message}");
+                return 1;
             }
-            catch (OperationCanceledException)
-            {
-            }
-            logs.CreateLogger("cloud").LogInformation("Stopping: {Stats}", service.Ingestor.Stats);
-            return 0;
         }
 
         private static Dictionary<string, string> ParseOptions(ReadOnlySpan<string> args)

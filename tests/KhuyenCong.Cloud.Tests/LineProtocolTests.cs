@@ -75,4 +75,43 @@ public sealed class LineProtocolTests
         var p = LineProtocol.FromStatus("bat-trang", "gw-1", new GatewayStatus { State = GatewayStatus.Offline, Timestamp = T });
         Assert.Equal("gateway_status,gateway=gw-1,site=bat-trang online=0 1764316800250", p.ToLineProtocol());
     }
+
+    [Fact]
+    public void Tag_values_and_string_fields_are_escaped_as_line_protocol_requires()
+    {
+        // Ids on the wire cannot hold these characters (Identifiers.IsValid), but the builder must still be safe.
+        var p = LineProtocol.FromStatus("bat trang,a=b", "gw\\1", new GatewayStatus { State = GatewayStatus.Online, Timestamp = T });
+        Assert.Equal("gateway_status,gateway=gw\\1,site=bat\\ trang\\,a\\=b online=1 1764316800250", p.ToLineProtocol());
+    }
+
+    [Fact]
+    public void One_uncertain_reading_marks_its_whole_line_and_no_other()
+    {
+        var lines = LineProtocol.FromBatch(Batch(
+            R("kiln1-meter", "power_w", 12750, "W", quality: Qualities.Uncertain),
+            R("kiln1-meter", "energy_import_kwh", 10234.5, "kWh"),
+            R("kiln1-meter", "power_w", 12800, "W", T.AddSeconds(1)))).Select(p => p.ToLineProtocol()).ToList();
+        Assert.Equal(
+        [
+            "meter,device=kiln1-meter,gateway=gw-1,kiln=kiln-1,site=bat-trang energy_import_kwh=10234.5,power_w=12750,quality=\"uncertain\" 1764316800250",
+            "meter,device=kiln1-meter,gateway=gw-1,kiln=kiln-1,site=bat-trang power_w=12800 1764316801250",
+        ], lines);
+    }
+
+    [Fact]
+    public void Fractions_and_large_counters_keep_their_exact_value()
+    {
+        var line = Assert.Single(LineProtocol.FromBatch(Batch(
+            R("kiln1-meter", "energy_import_kwh", 123456789.125, "kWh"),
+            R("kiln1-meter", "power_factor", 0.1, "")))).ToLineProtocol();
+        Assert.Equal("meter,device=kiln1-meter,gateway=gw-1,kiln=kiln-1,site=bat-trang energy_import_kwh=123456789.125,power_factor=0.1 1764316800250", line);
+    }
+
+    [Fact]
+    public void Timestamps_keep_their_milliseconds_and_the_precision_is_milliseconds()
+    {
+        var p = Assert.Single(LineProtocol.FromBatch(Batch(R("main-meter", "power_w", 1, "W", DateTimeOffset.FromUnixTimeMilliseconds(1_764_316_800_001)))));
+        Assert.Equal(InfluxDB.Client.Api.Domain.WritePrecision.Ms, p.Precision);
+        Assert.EndsWith(" 1764316800001", p.ToLineProtocol(), StringComparison.Ordinal);
+    }
 }

@@ -47,9 +47,28 @@ public sealed class MosquittoServer : IAsyncDisposable
     /// <summary>Starts (again) on the same port with the same persistence directory.</summary>
     public async Task StartAgainAsync()
     {
+        if (IsRunning) throw new InvalidOperationException("mosquitto is already running");
         if (!File.Exists(Executable)) throw new InvalidOperationException($"{Executable} not found: run ./kc test, which installs mosquitto");
         _process = ExternalProcess.Start(Executable, ["-c", ConfigPath]);
         await FreePort.WaitListeningAsync(Port, TimeSpan.FromSeconds(20), () => _process.Output);
+    }
+
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>Kills it with SIGKILL (a crash): what it had not saved yet is lost. Start it again with <see cref="StartAgainAsync"/>.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is null) return;
+        _process.Kill();
+        await _process.DisposeAsync();
+        _process = null;
+    }
+
+    /// <summary>Stops cleanly and starts again on the same port and persistence directory (sessions and queued messages survive).</summary>
+    public async Task RestartAsync()
+    {
+        await StopAsync();
+        await StartAgainAsync();
     }
 
     /// <summary>Stops cleanly (the broker saves its sessions and queued messages).</summary>

@@ -30,15 +30,19 @@ public sealed class VictoriaMetricsServer : IAsyncDisposable
         if (!File.Exists(Executable)) throw new InvalidOperationException($"{Executable} not found: run ./kc test, which installs victoria-metrics");
         var port = FreePort.Next();
         var dir = new TempDirectory("kc-vm");
-        var p = ExternalProcess.Start(Executable, [$"-httpListenAddr=127.0.0.1:{port}", $"-storageDataPath={dir.Path}", "-search.latencyOffset=0s", "-loggerLevel=ERROR"]);
+        var p = ExternalProcess.Start(Executable, [$"-httpListenAddr=127.0.0.1:{port}", $"-storageDataPath={dir.Path}", "-search.latencyOffset=0s", "-retentionPeriod=100y", "-loggerLevel=ERROR"]);
         await FreePort.WaitListeningAsync(port, TimeSpan.FromSeconds(30), () => p.Output);
         return new VictoriaMetricsServer(port, p, dir);
     }
 
-    /// <summary>Every stored sample of metrics matching <paramref name="selector"/> (e.g. <c>{__name__="meter_power_w"}</c>), via /api/v1/export.</summary>
+    /// <summary>
+    /// Every stored sample of metrics matching <paramref name="selector"/> (e.g. <c>{__name__="meter_power_w"}</c>), via
+    /// /api/v1/export, after /internal/force_flush so that what was just written is searchable. Timestamps are epoch ms.
+    /// (It runs with -search.latencyOffset=0s and -retentionPeriod=100y: recent and old samples are both kept and visible.)
+    /// </summary>
     public async Task<IReadOnlyList<ExportedSeries>> ExportAsync(string selector)
     {
-        await _http.GetAsync("internal/force_flush");
+        using (var flush = await _http.GetAsync("internal/force_flush")) flush.EnsureSuccessStatusCode();
         var body = await _http.GetStringAsync($"api/v1/export?match[]={Uri.EscapeDataString(selector)}");
         var list = new List<ExportedSeries>();
         foreach (var line in body.Split('\n', StringSplitOptions.RemoveEmptyEntries))

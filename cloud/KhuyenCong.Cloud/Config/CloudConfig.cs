@@ -3,7 +3,7 @@ using KhuyenCong.Contracts;
 
 namespace KhuyenCong.Cloud.Config;
 
-/// <summary>The cloud service's configuration (firmware-config/cloud/cloud.yaml; docs/cloud-config.md).</summary>
+/// <summary>The cloud service's configuration: every option is described in the sample, firmware-config/cloud/cloud.yaml.</summary>
 public sealed class CloudConfig
 {
     /// <summary>An external broker. When absent, the service hosts its own (<see cref="EmbeddedBroker"/>).</summary>
@@ -21,15 +21,28 @@ public sealed class MqttConfig
     public string? Username { get; set; }
     public string? PasswordFile { get; set; }
     public string? PasswordEnv { get; set; }
-    /// <summary>MQTT 5 shared subscription group: several ingestors with the same group share the load.</summary>
+    /// <summary>
+    /// MQTT 5 shared subscription group: several ingestors with the same group share the load. Only with an external
+    /// broker (mosquitto); the embedded broker refuses <c>$share/…</c>.
+    /// </summary>
     public string? SharedGroup { get; set; }
+    /// <summary>Topic filters to subscribe to (QoS 1); each gets the <c>$share/&lt;group&gt;/</c> prefix when a group is set.</summary>
+    public List<string> Subscriptions { get; set; } = [.. MqttDefaults.Subscriptions];
     /// <summary>How long the broker keeps the session while the ingestor is away.</summary>
     public TimeSpan SessionExpiry { get; set; } = TimeSpan.FromDays(1);
 }
 
+public static class MqttDefaults
+{
+    /// <summary>Telemetry and status of every gateway of every site.</summary>
+    public static readonly IReadOnlyList<string> Subscriptions = [Topics.AllOf("telemetry"), Topics.AllOf("status")];
+}
+
 public sealed class EmbeddedBrokerConfig
 {
+    /// <summary>The address to listen on (IPv4 or IPv6, one family only).</summary>
     public string Bind { get; set; } = "127.0.0.1";
+    /// <summary>0 takes a free port (see <see cref="Broker.EmbeddedBroker.Port"/> after start).</summary>
     public int Port { get; set; } = 1883;
 }
 
@@ -78,18 +91,21 @@ public static class CloudConfigLoader
     {
         file = Path.GetFullPath(file);
         var (c, b) = YamlBinder.LoadFile<CloudConfig>(file);
-        Validate(c, b);
-        return new LoadedCloudConfig(c, file, b);
+        var loaded = new LoadedCloudConfig(c, file, b);
+        Validate(c, b, loaded.Dir);
+        return loaded;
     }
 
+    /// <summary>Binds YAML text; <paramref name="name"/> is used in messages, and secret files are relative to its directory.</summary>
     public static LoadedCloudConfig Parse(string yaml, string name)
     {
         var (c, b) = YamlBinder.Load<CloudConfig>(yaml, name);
-        Validate(c, b);
-        return new LoadedCloudConfig(c, name, b);
+        var loaded = new LoadedCloudConfig(c, name, b);
+        Validate(c, b, loaded.Dir);
+        return loaded;
     }
 
-    private static void Validate(CloudConfig c, YamlBinder b)
+    private static void Validate(CloudConfig c, YamlBinder b, string dir)
     {
         if (c.Mqtt is { } m)
         {
@@ -98,7 +114,17 @@ public static class CloudConfigLoader
             if (m.ClientId.Length is 0 or > 128) throw b.Error(m, nameof(m.ClientId), "must be 1–128 characters");
             if (m.SharedGroup is not null && !Identifiers.IsValid(m.SharedGroup)) throw b.Error(m, nameof(m.SharedGroup), "must be a plain name (letters, digits, '-', '_')");
             if (m.PasswordFile is not null && m.PasswordEnv is not null) throw b.Error(m, nameof(m.PasswordEnv), "give password_file or password_env, not both");
+            if (m.PasswordFile is not null && m.Username is null) throw b.Error(m, nameof(m.PasswordFile), "needs a username");
+            SecretFileExists(b, m, nameof(m.PasswordFile), m.PasswordFile, dir);
+            if (m.SessionExpiry < TimeSpan.FromSeconds(1) || m.SessionExpiry.TotalSeconds >= uint.MaxValue)
+                throw b.Error(m, nameof(m.SessionExpiry), "must be at least 1s (0 would let the broker drop unacknowledged messages whenever the ingestor disconnects)");
+            if (m.Subscriptions.Count == 0) throw b.Error(m, nameof(m.Subscriptions), "needs at least one topic filter");
+            for (var k = 0; k < m.Subscriptions.Count; k++)
+            {
+                if (TopicFilterError(m.Subscriptions[k]) is { } why) throw b.Error(m, nameof(m.Subscriptions), $"[{k}] '{m.Subscriptions[k]}' {why}");
+            }
         }
+        if (!System.Net.IPAddress.TryParse(c.EmbeddedBroker.Bind, out _)) throw b.Error(c.EmbeddedBroker, nameof(c.EmbeddedBroker.Bind), $"'{c.EmbeddedBroker.Bind}' is not an IP address");
         if (c.EmbeddedBroker.Port is < 0 or > 65535) throw b.Error(c.EmbeddedBroker, nameof(c.EmbeddedBroker.Port), "must be 0–65535");
         var i = c.Influx;
         if (!Uri.TryCreate(i.Url, UriKind.Absolute, out var iu) || iu.Scheme is not ("http" or "https"))
@@ -108,8 +134,37 @@ public static class CloudConfigLoader
         {
             if (string.IsNullOrWhiteSpace(i.Org)) throw b.Error(i, nameof(i.Org), "is required for api v2");
             if (string.IsNullOrWhiteSpace(i.Bucket)) throw b.Error(i, nameof(i.Bucket), "is required for api v2");
+            // InfluxDB.Client refuses an empty token; a 1.8 server without auth accepts any, e.g. "user:password".
+            if (i.TokenFile is null) throw b.Error(i, nameof(i.TokenFile), "is required for api v2 (a file holding the API token)");
         }
+        if (i.Api == InfluxApi.V1 && i.TokenFile is not null) throw b.Error(i, nameof(i.TokenFile), "is for api v2; api v1 uses username and password_file");
+        if (i.PasswordFile is not null && i.Username is null) throw b.Error(i, nameof(i.PasswordFile), "needs a username");
+        SecretFileExists(b, i, nameof(i.PasswordFile), i.PasswordFile, dir);
+        SecretFileExists(b, i, nameof(i.TokenFile), i.TokenFile, dir);
+        if (i.Timeout <= TimeSpan.Zero) throw b.Error(i, nameof(i.Timeout), "must be positive");
         if (c.Ingest.BatchPoints is < 1 or > 100_000) throw b.Error(c.Ingest, nameof(c.Ingest.BatchPoints), "must be 1–100000");
         if (c.Ingest.MaxInFlight is < 1 or > 65535) throw b.Error(c.Ingest, nameof(c.Ingest.MaxInFlight), "must be 1–65535");
+        if (c.Ingest.FlushInterval < TimeSpan.Zero || c.Ingest.FlushInterval > TimeSpan.FromMinutes(1)) throw b.Error(c.Ingest, nameof(c.Ingest.FlushInterval), "must be 0–1m");
+    }
+
+    private static void SecretFileExists(YamlBinder b, object owner, string property, string? file, string dir)
+    {
+        if (file is not null && !File.Exists(Path.GetFullPath(file, dir)))
+            throw b.Error(owner, property, $"'{Path.GetFullPath(file, dir)}' does not exist");
+    }
+
+    /// <summary>Why <paramref name="filter"/> is not a usable MQTT topic filter, or null when it is.</summary>
+    internal static string? TopicFilterError(string filter)
+    {
+        if (filter.Length is 0 or > 1024) return "must be 1–1024 characters";
+        if (filter.StartsWith("$share/", StringComparison.Ordinal)) return "must not start with $share/: set shared_group instead";
+        var levels = filter.Split('/');
+        for (var i = 0; i < levels.Length; i++)
+        {
+            var l = levels[i];
+            if (l == "#" && i != levels.Length - 1) return "may have '#' only as its last level";
+            if (l.Length > 1 && (l.Contains('#', StringComparison.Ordinal) || l.Contains('+', StringComparison.Ordinal))) return "may use '+' and '#' only as whole levels";
+        }
+        return null;
     }
 }

@@ -32,7 +32,12 @@ public enum SinkFailure
 public sealed class SinkException(SinkFailure kind, string message, TimeSpan? retryAfter = null, Exception? inner = null) : Exception(message, inner)
 {
     public SinkFailure Kind { get; } = kind;
+    /// <summary>How long the server asked us to wait (429/503 Retry-After).</summary>
     public TimeSpan? RetryAfter { get; } = retryAfter;
+    /// <summary>The HTTP status, when the server answered.</summary>
+    public int? Status { get; init; }
+    /// <summary>The server's own error text (e.g. InfluxDB's "field type conflict: …"), when it answered.</summary>
+    public string? ServerMessage { get; init; }
 
     public static SinkFailure Classify(int status) => status switch
     {

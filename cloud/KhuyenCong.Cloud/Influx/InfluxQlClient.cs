@@ -23,8 +23,19 @@ public sealed record Series(string Name, IReadOnlyDictionary<string, string> Tag
         return Values.Select(row => row[c].ValueKind == JsonValueKind.Number ? row[c].GetDouble() : (double?)null);
     }
 
-    /// <summary>The time column (epoch milliseconds) as UTC timestamps.</summary>
-    public IEnumerable<DateTimeOffset> Times() => Values.Select(row => DateTimeOffset.FromUnixTimeMilliseconds(row[0].GetInt64()));
+    /// <summary>A column as strings (null where the value is null or not a string).</summary>
+    public IEnumerable<string?> Strings(string column)
+    {
+        var c = Column(column);
+        return Values.Select(row => row[c].ValueKind == JsonValueKind.String ? row[c].GetString() : null);
+    }
+
+    /// <summary>The time column (epoch milliseconds, as <see cref="InfluxQlClient"/> asks for) as UTC timestamps.</summary>
+    public IEnumerable<DateTimeOffset> Times()
+    {
+        var c = Column("time");
+        return Values.Select(row => DateTimeOffset.FromUnixTimeMilliseconds(row[c].GetInt64()));
+    }
 }
 
 /// <summary>An error InfluxDB returned for a query (syntax, unknown database …).</summary>
@@ -39,6 +50,9 @@ public sealed class InfluxQlClient : IDisposable
     private readonly HttpClient _http;
     private readonly string _database;
 
+    /// <param name="url">The server, e.g. http://127.0.0.1:8086.</param>
+    /// <param name="database">The database (1.x) or DBRP-mapped bucket (2.x/3.x) queries run against.</param>
+    /// <param name="username">For 1.x with auth; on 2.x/3.x any name with the token as password.</param>
     public InfluxQlClient(string url, string database, string? username = null, string? password = null, TimeSpan? timeout = null)
     {
         _http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = timeout ?? TimeSpan.FromSeconds(30) };
@@ -47,12 +61,38 @@ public sealed class InfluxQlClient : IDisposable
             _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{username}:{password}")));
     }
 
-    /// <summary>Runs one or more statements; returns every series of every statement, in order. Times are epoch ms.</summary>
+    public string Database => _database;
+
+    /// <summary>
+    /// Runs one or more read statements (SELECT, SHOW) with <c>GET /query?db=&amp;epoch=ms</c>; returns every series of every
+    /// statement, in order. Times are epoch milliseconds. Throws <see cref="InfluxQueryException"/> with InfluxDB's message.
+    /// </summary>
     public async Task<IReadOnlyList<Series>> QueryAsync(string influxQl, CancellationToken ct = default)
     {
         var url = $"query?db={Uri.EscapeDataString(_database)}&epoch=ms&q={Uri.EscapeDataString(influxQl)}";
         using var resp = await _http.GetAsync(url, ct).ConfigureAwait(false);
         var body = await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+        return Parse(body, (int)resp.StatusCode, influxQl);
+    }
+
+    /// <summary>
+    /// Runs statements that change the server (CREATE DATABASE, CREATE RETENTION POLICY, DROP …) with
+    /// <c>POST /query</c>, as InfluxDB 1.x requires for them.
+    /// </summary>
+    public async Task<IReadOnlyList<Series>> ExecuteAsync(string influxQl, CancellationToken ct = default)
+    {
+        using var form = new FormUrlEncodedContent([new("db", _database), new("epoch", "ms"), new("q", influxQl)]);
+        using var resp = await _http.PostAsync("query", form, ct).ConfigureAwait(false);
+        var body = await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+        return Parse(body, (int)resp.StatusCode, influxQl);
+    }
+
+    /// <summary>
+    /// Reads an InfluxQL JSON answer, <c>{"results":[{"statement_id":0,"series":[{"name","tags","columns","values"}]}]}</c>;
+    /// throws <see cref="InfluxQueryException"/> when it carries an error (top level or per statement) or is not JSON.
+    /// </summary>
+    public static IReadOnlyList<Series> Parse(string body, int status, string influxQl)
+    {
         JsonDocument doc;
         try
         {
@@ -60,10 +100,11 @@ public sealed class InfluxQlClient : IDisposable
         }
         catch (JsonException)
         {
-            throw new InfluxQueryException($"InfluxDB answered {(int)resp.StatusCode} with non-JSON: {body[..Math.Min(body.Length, 300)]}");
+            throw new InfluxQueryException($"InfluxDB answered {status} with non-JSON: {body[..Math.Min(body.Length, 300)]}");
         }
         using (doc)
         {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InfluxQueryException($"InfluxDB answered {status} with unexpected JSON: {body[..Math.Min(body.Length, 300)]}");
             if (doc.RootElement.TryGetProperty("error", out var err)) throw new InfluxQueryException($"{err.GetString()} (query: {influxQl})");
             var list = new List<Series>();
             if (!doc.RootElement.TryGetProperty("results", out var results)) return list;

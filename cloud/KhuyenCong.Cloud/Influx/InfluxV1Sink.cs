@@ -35,8 +35,12 @@ public sealed class InfluxV1Sink : ITimeSeriesSink
         using var resp = await Send(() => _http.PostAsync("query", body, ct)).ConfigureAwait(false);
         if (!resp.IsSuccessStatusCode)
         {
-            var text = await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-            throw new SinkException(SinkException.Classify((int)resp.StatusCode), $"{Describe()}: CREATE DATABASE answered {(int)resp.StatusCode}: {Clip(text)}");
+            var text = ErrorText(await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
+            throw new SinkException(SinkException.Classify((int)resp.StatusCode), $"{Describe()}: CREATE DATABASE answered {(int)resp.StatusCode}: {Clip(text)}")
+            {
+                Status = (int)resp.StatusCode,
+                ServerMessage = text,
+            };
         }
     }
 
@@ -52,9 +56,13 @@ public sealed class InfluxV1Sink : ITimeSeriesSink
             using var content = new StringContent(sb.ToString(), Encoding.UTF8, "text/plain");
             using var resp = await Send(() => _http.PostAsync(_writePath + precision, content, ct)).ConfigureAwait(false);
             if (resp.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.OK) continue;
-            var text = await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            var text = ErrorText(await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
             var retryAfter = resp.Headers.RetryAfter?.Delta;
-            throw new SinkException(SinkException.Classify((int)resp.StatusCode), $"{Describe()}: write answered {(int)resp.StatusCode}: {Clip(text)}", retryAfter);
+            throw new SinkException(SinkException.Classify((int)resp.StatusCode), $"{Describe()}: write answered {(int)resp.StatusCode}: {Clip(text)}", retryAfter)
+            {
+                Status = (int)resp.StatusCode,
+                ServerMessage = text,
+            };
         }
     }
 
@@ -72,6 +80,21 @@ public sealed class InfluxV1Sink : ITimeSeriesSink
         {
             throw new SinkException(SinkFailure.Retry, $"{Describe()}: no answer within {_cfg.Timeout.TotalSeconds:0} s", inner: ex);
         }
+    }
+
+    /// <summary>InfluxDB 1.x answers errors as <c>{"error":"…"}</c>; anything else is kept as it is.</summary>
+    internal static string ErrorText(string body)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(body);
+            if (doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && doc.RootElement.TryGetProperty("error", out var e) && e.ValueKind == System.Text.Json.JsonValueKind.String)
+                return e.GetString() ?? body;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+        }
+        return body.Trim();
     }
 
     private static string Clip(string s) => s.Length <= 500 ? s.Trim() : s[..500] + "…";

@@ -41,7 +41,11 @@ public sealed class InfluxV2Sink : ITimeSeriesSink
         catch (HttpException ex)
         {
             var retryAfter = ex.RetryAfter is { } s ? TimeSpan.FromSeconds(s) : (TimeSpan?)null;
-            throw new SinkException(SinkException.Classify(ex.Status), $"{Describe()}: write answered {ex.Status}: {ex.Message}", retryAfter, ex);
+            throw new SinkException(SinkException.Classify(ex.Status), $"{Describe()}: write answered {ex.Status}: {ex.Message}", retryAfter, ex)
+            {
+                Status = ex.Status,
+                ServerMessage = ex.Message,
+            };
         }
         catch (HttpRequestException ex)
         {

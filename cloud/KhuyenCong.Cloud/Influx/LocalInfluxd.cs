@@ -100,6 +100,7 @@ public sealed partial class LocalInfluxd : IAsyncDisposable
             {
                 ("", "bind-address") => $"bind-address = \"127.0.0.1:{rpcPort}\"",
                 ("", "reporting-disabled") => "reporting-disabled = true",
+                ("", "reporting-enabled") => "reporting-enabled = false", // how Debian's 1.6.7 prints it
                 ("[meta]", "dir") => $"  dir = \"{Path.Combine(dataDir, "meta")}\"",
                 ("[data]", "dir") => $"  dir = \"{Path.Combine(dataDir, "data")}\"",
                 ("[data]", "wal-dir") => $"  wal-dir = \"{Path.Combine(dataDir, "wal")}\"",

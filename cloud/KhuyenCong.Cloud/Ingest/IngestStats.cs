@@ -10,10 +10,14 @@ public sealed class IngestStats
     private long _rejected;
     private long _writeFailures;
     private long _batches;
+    private long _deadLetters;
+    private long _acked;
+    private long _ackSkipped;
 
+    /// <summary>MQTT messages received (including redeliveries).</summary>
     public long Messages => Interlocked.Read(ref _messages);
     public long Readings => Interlocked.Read(ref _readings);
-    /// <summary>Lines InfluxDB accepted.</summary>
+    /// <summary>Data lines InfluxDB accepted (dead letters are counted in <see cref="DeadLettersWritten"/>).</summary>
     public long PointsWritten => Interlocked.Read(ref _points);
     /// <summary>Messages that broke the wire contract (dead-lettered).</summary>
     public long Invalid => Interlocked.Read(ref _invalid);
@@ -21,19 +25,29 @@ public sealed class IngestStats
     public long Rejected => Interlocked.Read(ref _rejected);
     /// <summary>Writes that failed and were retried.</summary>
     public long WriteFailures => Interlocked.Read(ref _writeFailures);
+    /// <summary>Successful write requests.</summary>
     public long Batches => Interlocked.Read(ref _batches);
+    /// <summary>Records of refused messages written to the <c>rejected</c> measurement.</summary>
+    public long DeadLettersWritten => Interlocked.Read(ref _deadLetters);
+    /// <summary>Messages acknowledged to the broker (always after their points were written).</summary>
+    public long Acknowledgements => Interlocked.Read(ref _acked);
+    /// <summary>Written messages whose acknowledgement could not be sent (the connection dropped): the broker redelivers them.</summary>
+    public long AcknowledgementsSkipped => Interlocked.Read(ref _ackSkipped);
 
     internal void Message() => Interlocked.Increment(ref _messages);
     internal void AddReadings(long n) => Interlocked.Add(ref _readings, n);
-    internal void Written(long points)
+    internal void Written(long points, long deadLetters)
     {
         Interlocked.Add(ref _points, points);
+        Interlocked.Add(ref _deadLetters, deadLetters);
         Interlocked.Increment(ref _batches);
     }
+    internal void Acknowledged() => Interlocked.Increment(ref _acked);
+    internal void AckSkipped() => Interlocked.Increment(ref _ackSkipped);
     internal void InvalidMessage() => Interlocked.Increment(ref _invalid);
     internal void RejectedMessage() => Interlocked.Increment(ref _rejected);
     internal void WriteFailed() => Interlocked.Increment(ref _writeFailures);
 
     public override string ToString() =>
-        $"messages {Messages}, readings {Readings}, points written {PointsWritten}, invalid {Invalid}, rejected {Rejected}, write retries {WriteFailures}";
+        $"messages {Messages}, readings {Readings}, points written {PointsWritten}, invalid {Invalid}, rejected {Rejected}, write retries {WriteFailures}, acked {Acknowledgements}";
 }

@@ -23,44 +23,58 @@ public sealed class Ingestor : IAsyncDisposable
 {
     public const string RejectedMeasurement = "rejected";
 
-    private readonly MqttClientOptions _options;
+    private readonly Func<(string Host, int Port)> _broker;
+    private readonly MqttConfig? _mqtt;
+    private readonly string? _password;
     private readonly IMqttClient _client;
     private readonly ITimeSeriesSink _sink;
     private readonly IngestConfig _cfg;
-    private readonly string? _sharedGroup;
+    private readonly IReadOnlyList<string> _filters;
     private readonly ILogger _log;
-    private readonly Channel<MqttApplicationMessageReceivedEventArgs> _inbox;
+    private readonly Channel<Inbound> _inbox;
     private readonly List<(long Target, TaskCompletionSource Done)> _waiters = [];
+    private (string Host, int Port) _endpoint;
+    // Counts connection attempts. A message remembers the connection it came on: acknowledging it on a later connection
+    // would send its packet id to a session where the broker may have given that id to another message.
+    private int _connection;
 
+    /// <summary>An ingestor for the broker at <paramref name="brokerHost"/>:<paramref name="brokerPort"/>.</summary>
+    /// <param name="mqtt">Client id, credentials, TLS (mqtts), subscriptions, shared group; null for the embedded broker's defaults.</param>
+    /// <param name="password">The broker password (read from the configured secret), or null.</param>
     public Ingestor(string brokerHost, int brokerPort, MqttConfig? mqtt, string? password, ITimeSeriesSink sink, IngestConfig cfg, ILogger log)
+        : this(() => (brokerHost, brokerPort), mqtt, password, sink, cfg, log)
     {
+    }
+
+    /// <summary>An ingestor whose broker address is looked up at each connection attempt (an embedded broker on port 0).</summary>
+    public Ingestor(Func<(string Host, int Port)> broker, MqttConfig? mqtt, string? password, ITimeSeriesSink sink, IngestConfig cfg, ILogger log)
+    {
+        _broker = broker;
+        _mqtt = mqtt;
+        _password = password;
         _sink = sink;
         _cfg = cfg;
         _log = log;
-        _sharedGroup = mqtt?.SharedGroup;
-        _inbox = Channel.CreateBounded<MqttApplicationMessageReceivedEventArgs>(new BoundedChannelOptions(cfg.MaxInFlight) { SingleReader = true });
+        var filters = mqtt?.Subscriptions is { Count: > 0 } f ? f : MqttDefaults.Subscriptions;
+        _filters = [.. filters.Select(x => mqtt?.SharedGroup is { } g ? $"$share/{g}/{x}" : x)];
+        _inbox = Channel.CreateBounded<Inbound>(new BoundedChannelOptions(cfg.MaxInFlight) { SingleReader = true });
         _client = new MqttClientFactory().CreateMqttClient();
-        var b = new MqttClientOptionsBuilder()
-            .WithTcpServer(brokerHost, brokerPort)
-            .WithClientId(mqtt?.ClientId ?? "kc-ingestor-1")
-            .WithCleanStart(false)
-            .WithSessionExpiryInterval((uint)(mqtt?.SessionExpiry ?? TimeSpan.FromDays(1)).TotalSeconds)
-            .WithReceiveMaximum((ushort)Math.Min(cfg.MaxInFlight, ushort.MaxValue))
-            .WithTimeout(TimeSpan.FromSeconds(10));
-        if (mqtt?.Username is not null) b = b.WithCredentials(mqtt.Username, password ?? "");
-        if (mqtt is not null && mqtt.Url.StartsWith("mqtts:", StringComparison.Ordinal)) b = b.WithTlsOptions(o => o.UseTls().WithTargetHost(brokerHost));
-        _options = b.Build();
         _client.ApplicationMessageReceivedAsync += async e =>
         {
             e.AutoAcknowledge = false;
-            // Waiting here is the back-pressure: MQTTnet reads no further message until there is room.
-            await _inbox.Writer.WriteAsync(e).ConfigureAwait(false);
+            Stats.Message();
+            // Waiting here is the back-pressure: MQTTnet reads no further message until there is room (and, with
+            // receive maximum, the broker sends no more than max_in_flight unacknowledged messages anyway).
+            await _inbox.Writer.WriteAsync(new Inbound(e, Volatile.Read(ref _connection))).ConfigureAwait(false);
         };
     }
 
     public IngestStats Stats { get; } = new();
 
     public bool IsConnected => _client.IsConnected;
+
+    /// <summary>The topic filters subscribed to, with the shared-subscription prefix when a group is configured.</summary>
+    public IReadOnlyList<string> Subscriptions => _filters;
 
     /// <summary>Completes once at least <paramref name="points"/> points have been written since start.</summary>
     public Task WaitForPointsAsync(long points, CancellationToken ct)
@@ -74,18 +88,44 @@ public sealed class Ingestor : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Connects (and reconnects, with capped exponential back-off and jitter), consumes and writes until
+    /// <paramref name="ct"/> is cancelled. Faults only when the consumer itself fails (a bug): then nothing more would be
+    /// written, so the service must stop rather than look healthy.
+    /// </summary>
     public async Task RunAsync(CancellationToken ct)
     {
-        var consumer = ConsumeAsync(ct);
-        await ConnectionLoopAsync(ct).ConfigureAwait(false);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var consumer = ConsumeAsync(stop.Token);
+        var connection = ConnectionLoopAsync(stop.Token);
+        if (await Task.WhenAny(consumer, connection).ConfigureAwait(false) == consumer && consumer.IsFaulted)
+            _log.LogCritical(consumer.Exception!.InnerException, "The ingest consumer failed; stopping");
+        await stop.CancelAsync().ConfigureAwait(false);
+        await connection.ConfigureAwait(false);
         _inbox.Writer.TryComplete();
         try
         {
             await consumer.ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
+    }
+
+    private MqttClientOptions BuildOptions()
+    {
+        _endpoint = _broker();
+        var b = new MqttClientOptionsBuilder()
+            .WithTcpServer(_endpoint.Host, _endpoint.Port)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithClientId(_mqtt?.ClientId ?? "kc-ingestor-1")
+            .WithCleanStart(false)
+            .WithSessionExpiryInterval((uint)(_mqtt?.SessionExpiry ?? TimeSpan.FromDays(1)).TotalSeconds)
+            .WithReceiveMaximum((ushort)Math.Min(_cfg.MaxInFlight, ushort.MaxValue))
+            .WithTimeout(TimeSpan.FromSeconds(10));
+        if (_mqtt?.Username is not null) b = b.WithCredentials(_mqtt.Username, _password ?? "");
+        if (_mqtt is not null && _mqtt.Url.StartsWith("mqtts:", StringComparison.Ordinal)) b = b.WithTlsOptions(o => o.UseTls().WithTargetHost(_endpoint.Host));
+        return b.Build();
     }
 
     private async Task ConnectionLoopAsync(CancellationToken ct)
@@ -97,21 +137,25 @@ public sealed class Ingestor : IAsyncDisposable
             {
                 if (!_client.IsConnected)
                 {
-                    var r = await _client.ConnectAsync(_options, ct).ConfigureAwait(false);
+                    var options = BuildOptions();
+                    // Every message of the previous connection was received before this point.
+                    Interlocked.Increment(ref _connection);
+                    var r = await _client.ConnectAsync(options, ct).ConfigureAwait(false);
                     if (r.ResultCode != MqttClientConnectResultCode.Success)
                         throw new InvalidOperationException($"broker refused the connection: {r.ResultCode} {r.ReasonString}");
-                    var filters = new[] { Topics.AllOf("telemetry"), Topics.AllOf("status") };
                     var sub = new MqttClientSubscribeOptionsBuilder();
-                    foreach (var f in filters)
-                        sub = sub.WithTopicFilter(_sharedGroup is null ? f : $"$share/{_sharedGroup}/{f}", MqttQualityOfServiceLevel.AtLeastOnce);
+                    foreach (var f in _filters) sub = sub.WithTopicFilter(f, MqttQualityOfServiceLevel.AtLeastOnce);
                     var s = await _client.SubscribeAsync(sub.Build(), ct).ConfigureAwait(false);
-                    foreach (var item in s.Items)
+                    var refused = s.Items.Where(i => i.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2).ToList();
+                    if (refused.Count > 0)
                     {
-                        if ((int)item.ResultCode > 2)
-                            throw new InvalidOperationException($"broker refused subscription {item.TopicFilter.Topic}: {item.ResultCode}");
+                        // Connected but deaf is worse than disconnected: drop the connection and keep trying loudly.
+                        await _client.DisconnectAsync(new MqttClientDisconnectOptions(), ct).ConfigureAwait(false);
+                        throw new InvalidOperationException("broker refused the subscription " + string.Join(", ", refused.Select(i => $"{i.TopicFilter.Topic} ({i.ResultCode})"))
+                            + (_mqtt?.SharedGroup is not null ? "; shared subscriptions need a broker that supports them (mosquitto), not the embedded one" : ""));
                     }
                     _log.LogInformation("Ingestor connected to {Host}:{Port} (session present: {Session}), subscribed to {Filters}",
-                        Host(), Port(), r.IsSessionPresent, string.Join(", ", filters));
+                        _endpoint.Host, _endpoint.Port, r.IsSessionPresent, string.Join(", ", _filters));
                     failures = 0;
                 }
                 await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
@@ -120,12 +164,12 @@ public sealed class Ingestor : IAsyncDisposable
             {
                 break;
             }
-            catch (Exception ex)
+            catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 failures++;
-                var delay = TimeSpan.FromMilliseconds(Math.Min(30_000, 250 * Math.Pow(2, Math.Min(failures, 8))) * (0.5 + Random.Shared.NextDouble() / 2));
+                var delay = Backoff(failures, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(30), jitter: true);
                 if (failures is 1 or 5 || failures % 50 == 0)
-                    _log.LogWarning("Ingestor cannot reach the broker at {Host}:{Port} ({Failures}x): {Error}", Host(), Port(), failures, ex.Message);
+                    _log.LogWarning("Ingestor cannot reach the broker at {Host}:{Port} ({Failures}x, next try in {Delay:0.0} s): {Error}", _endpoint.Host, _endpoint.Port, failures, delay.TotalSeconds, ex.Message);
                 try
                 {
                     await Task.Delay(delay, ct).ConfigureAwait(false);
@@ -138,10 +182,19 @@ public sealed class Ingestor : IAsyncDisposable
         }
     }
 
-    private string Host() => _options.ChannelOptions is MqttClientTcpOptions { RemoteEndpoint: System.Net.DnsEndPoint d } ? d.Host : "?";
-    private int Port() => _options.ChannelOptions is MqttClientTcpOptions { RemoteEndpoint: System.Net.DnsEndPoint d } ? d.Port : 0;
+    /// <summary>Capped exponential back-off: <paramref name="first"/> · 2^(n-1), at most <paramref name="cap"/>; jitter keeps 50–100 % of it.</summary>
+    internal static TimeSpan Backoff(int failures, TimeSpan first, TimeSpan cap, bool jitter)
+    {
+        var ms = Math.Min(cap.TotalMilliseconds, first.TotalMilliseconds * Math.Pow(2, Math.Clamp(failures - 1, 0, 30)));
+        return TimeSpan.FromMilliseconds(jitter ? ms * (0.5 + (Random.Shared.NextDouble() / 2)) : ms);
+    }
 
-    private sealed record Decoded(MqttApplicationMessageReceivedEventArgs Message, List<PointData> Points);
+    private sealed record Inbound(MqttApplicationMessageReceivedEventArgs Message, int Connection);
+
+    private sealed record Decoded(Inbound Inbound, List<PointData> Points, bool IsDeadLetter = false)
+    {
+        public MqttApplicationMessageReceivedEventArgs Message => Inbound.Message;
+    }
 
     private async Task ConsumeAsync(CancellationToken ct)
     {
@@ -173,16 +226,17 @@ public sealed class Ingestor : IAsyncDisposable
                     break;
                 }
             }
+            // Write first, acknowledge after: until InfluxDB has the points, the broker keeps the messages.
             await WriteAsync(batch, ct).ConfigureAwait(false);
-            foreach (var d in batch) await AcknowledgeAsync(d.Message).ConfigureAwait(false);
+            foreach (var d in batch) await AcknowledgeAsync(d.Inbound).ConfigureAwait(false);
             batch.Clear();
         }
     }
 
     /// <summary>Turns a message into points, or into a dead letter when it breaks the contract.</summary>
-    private Decoded Decode(MqttApplicationMessageReceivedEventArgs e)
+    private Decoded Decode(Inbound inbound)
     {
-        Stats.Message();
+        var e = inbound.Message;
         var topic = e.ApplicationMessage.Topic;
         var payload = e.ApplicationMessage.Payload;
         try
@@ -197,11 +251,11 @@ public sealed class Ingestor : IAsyncDisposable
                     if (batch.Site != site || batch.Gateway != gateway)
                         throw new ContractViolationException($"site/gateway: payload says {batch.Site}/{batch.Gateway} but was published on {site}/{gateway}");
                     Stats.AddReadings(batch.Readings.Count);
-                    return new Decoded(e, LineProtocol.FromBatch(batch));
+                    return new Decoded(inbound, LineProtocol.FromBatch(batch));
                 case "status":
                     var status = TelemetryCodec.DecodeStatus(bytes);
                     if (status.State is not (GatewayStatus.Online or GatewayStatus.Offline)) throw new ContractViolationException($"state: '{status.State}' is not online or offline");
-                    return new Decoded(e, [LineProtocol.FromStatus(site, gateway, status)]);
+                    return new Decoded(inbound, [LineProtocol.FromStatus(site, gateway, status)]);
                 default:
                     throw new ContractViolationException($"topic: unknown message kind '{kind}'");
             }
@@ -210,7 +264,14 @@ public sealed class Ingestor : IAsyncDisposable
         {
             Stats.InvalidMessage();
             _log.LogWarning("Dead-lettered message on {Topic}: {Reason}", Clip(topic, 200), ex.Message);
-            return new Decoded(e, [DeadLetter(topic, payload.ToArray(), "invalid", ex.Message)]);
+            return new Decoded(inbound, [DeadLetter(topic, payload.ToArray(), "invalid", ex.Message)], IsDeadLetter: true);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A bug of ours, not the sender's: keep the message (payload and reason) rather than stop ingesting.
+            Stats.InvalidMessage();
+            _log.LogError(ex, "Dead-lettered message on {Topic} after an unexpected error", Clip(topic, 200));
+            return new Decoded(inbound, [DeadLetter(topic, payload.ToArray(), "error", $"{ex.GetType().Name}: {ex.Message}")], IsDeadLetter: true);
         }
     }
 
@@ -242,15 +303,15 @@ public sealed class Ingestor : IAsyncDisposable
     {
         var points = batch.SelectMany(d => d.Points).ToList();
         if (points.Count == 0) return;
-        if (await TryWriteAsync(points, ct).ConfigureAwait(false)) return;
+        if (await TryWriteAsync(points, batch.Where(d => !d.IsDeadLetter).Sum(d => d.Points.Count), ct).ConfigureAwait(false)) return;
         // InfluxDB refused some points: find the messages responsible, one by one, and dead-letter those.
         foreach (var d in batch)
         {
-            if (d.Points.Count == 0 || await TryWriteAsync(d.Points, ct).ConfigureAwait(false)) continue;
+            if (d.Points.Count == 0 || await TryWriteAsync(d.Points, d.IsDeadLetter ? 0 : d.Points.Count, ct).ConfigureAwait(false)) continue;
             Stats.RejectedMessage();
             var reason = _lastRejection ?? "refused by InfluxDB";
             _log.LogWarning("InfluxDB refused the points of a message on {Topic}: {Reason}", d.Message.ApplicationMessage.Topic, reason);
-            await TryWriteAsync([DeadLetter(d.Message.ApplicationMessage.Topic, d.Message.ApplicationMessage.Payload.ToArray(), "rejected", reason)], ct).ConfigureAwait(false);
+            await TryWriteAsync([DeadLetter(d.Message.ApplicationMessage.Topic, d.Message.ApplicationMessage.Payload.ToArray(), "rejected", reason)], 0, ct).ConfigureAwait(false);
         }
     }
 
@@ -260,7 +321,8 @@ public sealed class Ingestor : IAsyncDisposable
     /// Writes until InfluxDB accepts (true) or refuses the points as bad data (false). Everything else — InfluxDB down,
     /// overloaded, unauthorised — is retried with back-off for as long as it takes: that is what makes it lossless.
     /// </summary>
-    private async Task<bool> TryWriteAsync(List<PointData> points, CancellationToken ct)
+    /// <param name="dataPoints">How many of <paramref name="points"/> are data (the rest are dead letters), for the counters.</param>
+    private async Task<bool> TryWriteAsync(List<PointData> points, int dataPoints, CancellationToken ct)
     {
         var failures = 0;
         while (true)
@@ -268,7 +330,7 @@ public sealed class Ingestor : IAsyncDisposable
             try
             {
                 await WriteSplittingAsync(points, ct).ConfigureAwait(false);
-                Stats.Written(points.Count);
+                Stats.Written(dataPoints, points.Count - dataPoints);
                 NotifyWaiters();
                 return true;
             }
@@ -291,7 +353,7 @@ public sealed class Ingestor : IAsyncDisposable
                     {
                     }
                 }
-                var backoff = TimeSpan.FromMilliseconds(Math.Min(30_000, 200 * Math.Pow(2, Math.Min(failures, 8))));
+                var backoff = Backoff(failures, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30), jitter: true);
                 var wait = ex.RetryAfter is { } ra && ra > backoff ? ra : backoff;
                 var level = ex.Kind == SinkFailure.Unauthorized ? LogLevel.Error : LogLevel.Warning;
                 if (failures is 1 or 5 || failures % 20 == 0)
@@ -329,15 +391,24 @@ public sealed class Ingestor : IAsyncDisposable
         }
     }
 
-    private async Task AcknowledgeAsync(MqttApplicationMessageReceivedEventArgs m)
+    private async Task AcknowledgeAsync(Inbound m)
     {
+        if (m.Connection != Volatile.Read(ref _connection) || !_client.IsConnected)
+        {
+            // It came on a connection that has since dropped: the broker redelivers it on the new one (same session),
+            // where it is written again (idempotently) and acknowledged.
+            Stats.AckSkipped();
+            return;
+        }
         try
         {
-            await m.AcknowledgeAsync(CancellationToken.None).ConfigureAwait(false);
+            await m.Message.AcknowledgeAsync(CancellationToken.None).ConfigureAwait(false);
+            Stats.Acknowledged();
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // The connection dropped after the write: the broker redelivers, and the write is idempotent.
+            Stats.AckSkipped();
             _log.LogDebug("Acknowledgement not sent ({Error}); the message will be redelivered", ex.Message);
         }
     }
