@@ -18,7 +18,6 @@ namespace KhuyenCong.EndToEnd.Tests;
 /// </summary>
 public sealed class PipelineTests
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
 
     [Fact]
     public async Task Values_served_by_the_simulator_arrive_in_InfluxDB_unchanged_with_their_tags_and_timestamps()
@@ -39,14 +38,14 @@ public sealed class PipelineTests
             """, "test cloud config");
         await using var cloud = new CloudService(cloudCfg, NullLoggerFactory.Instance);
         await cloud.StartAsync(default);
-        await WaitAsync(() => cloud.Ingestor.IsConnected, "the ingestor connects");
+        await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
         await using var tap = await TelemetryTap.StartAsync(mosquitto.Port);
 
         await using (var agent = new EdgeAgent(gw, NullLoggerFactory.Instance))
         {
             using var stop = new CancellationTokenSource();
             var run = agent.RunAsync(stop.Token);
-            await WaitAsync(() => tap.Readings.GroupBy(r => (r.Device, r.Timestamp)).Count() >= 12, "at least 12 device polls are published");
+            await Eventually.Until(() => tap.Readings.GroupBy(r => (r.Device, r.Timestamp)).Count() >= 12, "at least 12 device polls are published");
             await stop.CancelAsync();
             await run;
         }
@@ -55,7 +54,7 @@ public sealed class PipelineTests
         var lines = published.Select(r => (r.Device, r.Timestamp)).Distinct().Count();
         using var influx = new InfluxQlClient(influxd.Url, "e2e");
         IReadOnlyList<Series> stored = [];
-        await WaitAsync(async () =>
+        await Eventually.Until(async () =>
         {
             stored = await influx.QueryAsync($"SELECT * FROM meter, kiln, gas WHERE site = '{TestGateway.Site}'");
             return stored.Sum(s => s.Values.Count) >= lines;
@@ -107,14 +106,14 @@ public sealed class PipelineTests
         await using var cloud = new CloudService(cloudCfg, NullLoggerFactory.Instance);
         await cloud.StartAsync(default);
         Assert.NotNull(cloud.Broker);
-        await WaitAsync(() => cloud.Ingestor.IsConnected, "the ingestor connects");
+        await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
 
         await using var agent = new EdgeAgent(gw, NullLoggerFactory.Instance);
         using var stop = new CancellationTokenSource();
         var run = agent.RunAsync(stop.Token);
         using var influx = new InfluxQlClient(influxd.Url, "embedded");
         var last = "";
-        await WaitAsync(async () =>
+        await Eventually.Until(async () =>
         {
             var s = await influx.QueryAsync("SELECT count(energy_import_kwh) FROM meter; SELECT count(kiln_temp_c) FROM kiln; SELECT count(lpg_mass_kg) FROM gas; SELECT last(online) FROM gateway_status");
             last = string.Join(" | ", s.Select(x => $"{x.Name}: {string.Join(",", x.Values.Select(v => string.Join(" ", v)))}")) + $" | ingest: {cloud.Ingestor.Stats} | edge published {agent.Publisher.Published}, outbox {agent.Outbox.Stats()}, link {agent.Link.IsConnected}";
@@ -140,7 +139,7 @@ public sealed class PipelineTests
             """, "test cloud config");
         await using var cloud = new CloudService(cloudCfg, NullLoggerFactory.Instance);
         await cloud.StartAsync(default);
-        await WaitAsync(() => cloud.Ingestor.IsConnected, "the ingestor connects");
+        await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
 
         var topic = Topics.Telemetry("site-a", "gw-1");
         var ts = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
@@ -170,7 +169,7 @@ public sealed class PipelineTests
         await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(goodJson).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
 
         using var influx = new InfluxQlClient(influxd.Url, "bad");
-        await WaitAsync(async () => (await influx.QueryAsync("SELECT energy_import_kwh FROM meter")).Count == 1, "the valid batch after the bad ones is written");
+        await Eventually.Until(async () => (await influx.QueryAsync("SELECT energy_import_kwh FROM meter")).Count == 1, "the valid batch after the bad ones is written");
         var stored = (await influx.QueryAsync("SELECT energy_import_kwh FROM meter")).Single();
         Assert.Equal([1234.5], stored.Numbers("energy_import_kwh"));
         Assert.Equal(5, cloud.Ingestor.Stats.Invalid);
@@ -209,19 +208,5 @@ public sealed class PipelineTests
             }
         }
         return rows;
-    }
-
-    private static Task WaitAsync(Func<bool> condition, string what) => WaitAsync(() => Task.FromResult(condition()), () => what);
-
-    private static Task WaitAsync(Func<Task<bool>> condition, string what) => WaitAsync(condition, () => what);
-
-    private static async Task WaitAsync(Func<Task<bool>> condition, Func<string> what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"gave up waiting {Patience.TotalSeconds:0} s until {what()}");
-            await Task.Delay(100);
-        }
     }
 }

@@ -16,7 +16,6 @@ namespace KhuyenCong.EndToEnd.Tests;
 /// <summary>The edge through broker outages, crashes and a full disk budget, against real mosquitto and influxd.</summary>
 public sealed class ReliabilityTests
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
 
     [Fact]
     public async Task Every_reading_taken_during_a_broker_outage_reaches_InfluxDB_once_and_in_order()
@@ -33,13 +32,13 @@ public sealed class ReliabilityTests
             influx: { url: "{{influxd.Url}}", api: v1, database: outage }
             """, "test"), NullLoggerFactory.Instance);
         await cloud.StartAsync(default);
-        await Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
+        await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
 
         await using var tap = await TelemetryTap.StartAsync(mosquitto.Port);
         await using var agent = new EdgeAgent(gw, NullLoggerFactory.Instance);
         using var stop = new CancellationTokenSource();
         var run = agent.RunAsync(stop.Token);
-        await Until(() => agent.Publisher.Published > 20, "the edge publishes");
+        await Eventually.Until(() => agent.Publisher.Published > 20, "the edge publishes");
 
         await mosquitto.StopAsync();
         var pollsAtOutage = TotalPolls(agent);
@@ -51,7 +50,7 @@ public sealed class ReliabilityTests
         await tap.ReconnectAsync(TimeSpan.FromSeconds(30));
 
         // After the outage: stop polling, let the outbox drain, then compare.
-        await Until(() => agent.Link.IsConnected && agent.Outbox.Stats().Depth == 0, "the outbox drains after the broker returns");
+        await Eventually.Until(() => agent.Link.IsConnected && agent.Outbox.Stats().Depth == 0, "the outbox drains after the broker returns");
         await stop.CancelAsync();
         await run;
         await agent.Outbox.FlushAsync(default);
@@ -61,7 +60,7 @@ public sealed class ReliabilityTests
 
         using var influx = new InfluxQlClient(influxd.Url, "outage");
         long stored = 0;
-        await Until(async () =>
+        await Eventually.Until(async () =>
         {
             stored = await CountLinesAsync(influx);
             return stored >= polls - left;
@@ -112,9 +111,9 @@ public sealed class ReliabilityTests
             await using (var p = ExternalProcess.Start(edge, ["run", "--config", gw.File]))
             {
                 if (round <= 2)
-                    await Until(async () => await CountLinesAsync(influx) > before + 10, () => $"round {round}: the edge publishes ({p.Output})");
+                    await Eventually.Until(async () => await CountLinesAsync(influx) > before + 10, () => $"round {round}: the edge publishes ({p.Output})");
                 else
-                    await Until(() => Task.FromResult(OutboxRows(gw.OutboxPath) > queued + 20), () => $"round {round}: readings are committed to the outbox ({p.Output})");
+                    await Eventually.Until(() => Task.FromResult(OutboxRows(gw.OutboxPath) > queued + 20), () => $"round {round}: readings are committed to the outbox ({p.Output})");
                 p.Kill(); // SIGKILL: no flush, no goodbye, as in a power cut
                 await p.WaitForExitAsync(TimeSpan.FromSeconds(10));
             }
@@ -136,7 +135,7 @@ public sealed class ReliabilityTests
         // A last, clean run publishes what the crashes left behind.
         await using (var p = ExternalProcess.Start(edge, ["run", "--config", gw.File]))
         {
-            await Until(async () =>
+            await Eventually.Until(async () =>
             {
                 var stored = await StoredLinesAsync(influx);
                 return committed.All(stored.Contains);
@@ -156,7 +155,7 @@ public sealed class ReliabilityTests
         await using var agent = new EdgeAgent(gw, NullLoggerFactory.Instance);
         using var stop = new CancellationTokenSource();
         var run = agent.RunAsync(stop.Token);
-        await Until(() => agent.Outbox.Stats().Dropped > 0, "the budget forces drops");
+        await Eventually.Until(() => agent.Outbox.Stats().Dropped > 0, "the budget forces drops");
         var stats = agent.Outbox.Stats();
         Assert.True(stats.Bytes <= 65536, $"outbox uses {stats.Bytes} bytes, over its 65,536-byte budget");
 
@@ -171,7 +170,7 @@ public sealed class ReliabilityTests
         };
         await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", brokerPort).Build());
         await client.SubscribeAsync(Topics.Health(TestGateway.Site, TestGateway.Gateway));
-        await Until(() => !health.IsEmpty, "a health report arrives");
+        await Eventually.Until(() => !health.IsEmpty, "a health report arrives");
         Assert.True(health.First().Dropped >= stats.Dropped, $"health reports {health.First().Dropped} dropped, the outbox counted {stats.Dropped}");
         Assert.Contains(health.First().Devices, d => d.Device == "kiln1-meter" && d.PollsOk > 0);
         await stop.CancelAsync();
@@ -208,29 +207,5 @@ public sealed class ReliabilityTests
             foreach (var v in s.Values) set.Add((v[device].GetString()!, v[0].GetInt64()));
         }
         return set;
-    }
-
-    private static Task Until(Func<bool> condition, string what) => Until(() => Task.FromResult(condition()), () => what);
-
-    private static Task Until(Func<Task<bool>> condition, string what) => Until(condition, () => what);
-
-    private static async Task Until(Func<Task<bool>> condition, Func<string> what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
-        {
-            bool ok;
-            try
-            {
-                ok = await condition();
-            }
-            catch (HttpRequestException)
-            {
-                ok = false;
-            }
-            if (ok) return;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"gave up after {Patience.TotalSeconds:0} s waiting until {what()}");
-            await Task.Delay(100);
-        }
     }
 }
