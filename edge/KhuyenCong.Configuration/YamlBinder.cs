@@ -255,7 +255,9 @@ public sealed class YamlBinder
             var c = name[i];
             if (char.IsUpper(c))
             {
-                if (i > 0 && (char.IsLower(name[i - 1]) || (i + 1 < name.Length && char.IsLower(name[i + 1])))) sb.Append('_');
+                // A lone capital at the start stays joined (UInt16 → uint16, not u_int16).
+                if (i > 1 && (char.IsLower(name[i - 1]) || (i + 1 < name.Length && char.IsLower(name[i + 1])))) sb.Append('_');
+                else if (i == 1 && char.IsLower(name[i - 1])) sb.Append('_');
                 sb.Append(char.ToLowerInvariant(c));
             }
             else sb.Append(c);

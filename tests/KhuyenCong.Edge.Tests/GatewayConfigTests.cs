@@ -134,3 +134,34 @@ public sealed class GatewayConfigTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 }
+
+public sealed class YamlKeyNamingTests
+{
+    [Theory]
+    [InlineData("PollInterval", "poll_interval")]
+    [InlineData("UInt16", "uint16")]
+    [InlineData("Float32", "float32")]
+    [InlineData("HoldingRegister", "holding_register")]
+    [InlineData("ABCD", "abcd")]
+    [InlineData("CaFile", "ca_file")]
+    [InlineData("Id", "id")]
+    public void Property_and_enum_names_become_snake_case_keys(string name, string key) =>
+        Assert.Equal(key, KhuyenCong.Configuration.YamlBinder.ToSnake(name));
+
+    [Fact]
+    public void An_invalid_type_lists_the_choices_as_they_are_written_in_yaml()
+    {
+        using var dir = new KhuyenCong.TestSupport.TempDirectory("kc-naming");
+        var file = dir.File("p.yaml");
+        File.WriteAllText(file, """
+            id: x
+            vendor: T
+            model: T
+            class: meter
+            points:
+              - { name: energy_import_kwh, table: input_register, address: 0, type: float16 }
+            """);
+        var ex = Assert.Throws<KhuyenCong.Configuration.ConfigException>(() => KhuyenCong.Edge.Profiles.ProfileLoader.Load(file));
+        Assert.Contains("'float16' is not one of bit, int16, uint16, int32, uint32, int64, uint64, float32, float64, string", ex.Message, StringComparison.Ordinal);
+    }
+}
