@@ -66,7 +66,7 @@ public static partial class DemoRunner
             children.Add(StartChild(o.SimDll, ["--config", gateway, "--time-scale", o.TimeScale.ToString(CultureInfo.InvariantCulture)], Path.Combine(run, "sim.log")));
             await WaitPortAsync(busPort, TimeSpan.FromSeconds(30), children[0], ct).ConfigureAwait(false);
             children.Add(StartChild(o.EdgeDll, ["run", "--config", gateway], Path.Combine(run, "edge.log")));
-            Say($"simulated workshop on Modbus TCP 127.0.0.1:{busPort} (time ×{o.TimeScale.ToString(CultureInfo.InvariantCulture)}: a firing takes about {7 * 3600 / Math.Max(o.TimeScale, 1) / 60:0.#} min), edge agent polling it");
+            Say($"simulated workshop on Modbus TCP 127.0.0.1:{busPort} (time ×{o.TimeScale.ToString(CultureInfo.InvariantCulture)}: a firing program of about 7 h of kiln time runs in {7 * 3600 / Math.Max(o.TimeScale, 1) / 60:0.#} min, cooling takes about twice that), edge agent polling it");
             Say(o.Duration is { } d ? $"running for {d}; Ctrl-C stops earlier" : "Ctrl-C stops");
 
             using var influx = new InfluxQlClient(influxUrl, Database);
