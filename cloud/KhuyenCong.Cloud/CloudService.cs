@@ -4,6 +4,11 @@ using KhuyenCong.Cloud.Config;
 using KhuyenCong.Configuration;
 using KhuyenCong.Cloud.Influx;
 using KhuyenCong.Cloud.Ingest;
+using KhuyenCong.Cloud.Access;
+using KhuyenCong.Cloud.Production;
+using KhuyenCong.Cloud.Sites;
+using KhuyenCong.Cloud.Web;
+using KhuyenCong.Analytics.Factors;
 using Microsoft.Extensions.Logging;
 
 namespace KhuyenCong.Cloud;
@@ -15,6 +20,7 @@ namespace KhuyenCong.Cloud;
 public sealed class CloudService : IAsyncDisposable
 {
     private readonly ILogger _log;
+    private readonly ILoggerFactory _logs;
     private CancellationTokenSource? _cts;
     private Task? _run;
 
@@ -22,6 +28,9 @@ public sealed class CloudService : IAsyncDisposable
     {
         var c = loaded.Config;
         _log = logs.CreateLogger("cloud");
+        _logs = logs;
+        Config = loaded;
+        Registry = c.Registry is null ? null : SiteRegistry.Load(Path.GetFullPath(c.Registry, loaded.Dir));
         Sink = CreateSink(c.Influx, loaded.Dir);
         if (c.Mqtt is { } m)
         {
@@ -41,6 +50,16 @@ public sealed class CloudService : IAsyncDisposable
             Ingestor = new Ingestor(() => (host, broker.Port), null, null, Sink, c.Ingest, logs.CreateLogger("ingest"));
         }
     }
+
+    public LoadedCloudConfig Config { get; }
+
+    /// <summary>The site registry, when the config names one.</summary>
+    public SiteRegistry? Registry { get; }
+
+    /// <summary>The API and live page, when the config has an <c>http</c> section (after <see cref="StartAsync"/>).</summary>
+    public CloudWeb? Web { get; private set; }
+
+    private CloudWebContext? _webContext;
 
     /// <summary>The embedded broker, when the config has no <c>mqtt</c> section; null with an external broker.</summary>
     public EmbeddedBroker? Broker { get; }
@@ -89,6 +108,25 @@ public sealed class CloudService : IAsyncDisposable
         _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         _run = Ingestor.RunAsync(_cts.Token);
         _log.LogInformation("Ingesting into {Sink}", Sink.Describe());
+        if (Config.Config.Http is { } http)
+        {
+            _webContext = CreateWebContext(http);
+            Web = new CloudWeb(http, _webContext);
+            await Web.StartAsync(ct).ConfigureAwait(false);
+            _log.LogInformation("API and live page on {Url} (OpenAPI: {Url}openapi/v1.json)", Web.Url, Web.Url);
+        }
+    }
+
+    private CloudWebContext CreateWebContext(HttpConfig http)
+    {
+        var c = Config.Config;
+        var dir = Config.Dir;
+        var access = AccessList.Load(Path.GetFullPath(http.AccessFile, dir), Registry!);
+        var factors = FactorSet.LoadDirectory(Path.GetFullPath(c.Factors, dir));
+        var influx = new InfluxQlClient(c.Influx.Url, c.Influx.Api == InfluxApi.V1 ? c.Influx.Database : c.Influx.Bucket ?? c.Influx.Database,
+            c.Influx.Username, Secrets.Read(c.Influx.PasswordFile, null, dir), c.Influx.Timeout);
+        var production = new ProductionStore(Path.Combine(Path.GetFullPath(c.DataDir, dir), "production.db"));
+        return new CloudWebContext(Registry!, access, influx, factors, production, _logs);
     }
 
     /// <summary>Completes when the service stops (cancellation), or faults when ingestion failed for good.</summary>
@@ -127,6 +165,9 @@ public sealed class CloudService : IAsyncDisposable
         {
             _log.LogError(ex, "Ingestion had failed");
         }
+        if (Web is not null) await Web.DisposeAsync().ConfigureAwait(false);
+        _webContext?.Influx.Dispose();
+        _webContext?.Production.Dispose();
         await Ingestor.DisposeAsync().ConfigureAwait(false);
         if (Broker is not null) await Broker.DisposeAsync().ConfigureAwait(false);
         Sink.Dispose();

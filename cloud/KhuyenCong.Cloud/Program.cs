@@ -14,6 +14,7 @@ namespace KhuyenCong.Cloud
             kc-cloud — KhuyenCong.Energy cloud service
 
               kc-cloud run --config <cloud.yaml>      ingest every gateway's telemetry into InfluxDB until stopped
+              kc-cloud token                          print a new API token and the line access.yaml keeps of it
               kc-cloud demo --edge <kc-edge.dll> --sim <kc-sim.dll> --gateway <gateway.yaml> --work-dir <dir>
                             [--duration 5m] [--influx-url http://host:8086] [--time-scale 600]
                                                     the whole pipeline with a simulated workshop (./kc demo)
@@ -45,6 +46,7 @@ namespace KhuyenCong.Cloud
                 var o = ParseOptions(args.AsSpan(1));
                 return args[0] switch
                 {
+                    "token" => PrintToken(),
                     "run" => await CloudHost.RunAsync(Require(o, "config"), stop.Token).ConfigureAwait(false),
                     "demo" => await DemoRunner.RunAsync(new DemoOptions
                     {
@@ -78,6 +80,14 @@ namespace KhuyenCong.Cloud
                 Console.Error.WriteLine($"kc-cloud: {ex.Message}");
                 return 1;
             }
+        }
+
+        private static int PrintToken()
+        {
+            var token = Access.AccessList.NewToken();
+            Console.WriteLine($"token (give it to the user; it is shown only now): {token}");
+            Console.WriteLine($"access.yaml:  token_sha256: {Access.AccessList.Hash(token)}");
+            return 0;
         }
 
         private static Dictionary<string, string> ParseOptions(ReadOnlySpan<string> args)

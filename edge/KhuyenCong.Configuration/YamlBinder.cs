@@ -112,7 +112,7 @@ public sealed class YamlBinder
         }
         type = underlying ?? type;
 
-        if (type == typeof(string) || type.IsPrimitive || type == typeof(double) || type == typeof(decimal) || type == typeof(TimeSpan) || type.IsEnum)
+        if (type == typeof(string) || type.IsPrimitive || type == typeof(double) || type == typeof(decimal) || type == typeof(TimeSpan) || type == typeof(DateOnly) || type.IsEnum)
         {
             if (node is not YamlScalarNode scalar) throw new ConfigException(Loc(node, path), $"expected a {Describe(type)}, found a {Kind(node)}");
             return ConvertScalar(scalar, type, path);
@@ -202,6 +202,7 @@ public sealed class YamlBinder
             }
             if (type == typeof(double)) return double.Parse(text, NumberStyles.Float, inv) is var d && double.IsFinite(d) ? d : throw new FormatException();
             if (type == typeof(TimeSpan)) return ParseDuration(text);
+            if (type == typeof(DateOnly)) return DateOnly.ParseExact(text, "yyyy-MM-dd", inv);
             if (type.IsEnum)
             {
                 var wanted = Normalize(text);
@@ -278,6 +279,7 @@ public sealed class YamlBinder
         if (t == typeof(bool)) return "boolean (true/false)";
         if (t == typeof(double)) return "number";
         if (t == typeof(TimeSpan)) return "duration (e.g. 500ms, 5s, 2m)";
+        if (t == typeof(DateOnly)) return "date (YYYY-MM-DD)";
         if (t.IsEnum) return $"one of {string.Join(", ", Enum.GetNames(t).Select(ToSnake))}";
         if (t == typeof(byte)) return "integer 0–255";
         if (t == typeof(ushort)) return "integer 0–65535";

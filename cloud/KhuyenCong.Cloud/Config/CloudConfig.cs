@@ -11,6 +11,24 @@ public sealed class CloudConfig
     public EmbeddedBrokerConfig EmbeddedBroker { get; set; } = new();
     public required InfluxConfig Influx { get; set; }
     public IngestConfig Ingest { get; set; } = new();
+    /// <summary>The site registry (sites, gateways, kilns, meters): who may write what, and what the reports need.</summary>
+    public string? Registry { get; set; }
+    /// <summary>The directory of the versioned factor files (TOE, CO2, tariffs, thresholds, M&amp;V criteria).</summary>
+    public string Factors { get; set; } = "../factors";
+    /// <summary>Where the service keeps its own files (the production ledger).</summary>
+    public string DataDir { get; set; } = "data";
+    /// <summary>The REST API and the live page. Needs <see cref="Registry"/>. Absent: no HTTP server.</summary>
+    public HttpConfig? Http { get; set; }
+}
+
+public sealed class HttpConfig
+{
+    /// <summary>The address to listen on (one IP address).</summary>
+    public string Bind { get; set; } = "127.0.0.1";
+    /// <summary>0 takes a free port.</summary>
+    public int Port { get; set; } = 8080;
+    /// <summary>The users (role, sites, SHA-256 of their token), relative to the config file.</summary>
+    public required string AccessFile { get; set; }
 }
 
 public sealed class MqttConfig
@@ -142,6 +160,14 @@ public static class CloudConfigLoader
         SecretFileExists(b, i, nameof(i.PasswordFile), i.PasswordFile, dir);
         SecretFileExists(b, i, nameof(i.TokenFile), i.TokenFile, dir);
         if (i.Timeout <= TimeSpan.Zero) throw b.Error(i, nameof(i.Timeout), "must be positive");
+        if (c.Registry is not null && !File.Exists(Path.GetFullPath(c.Registry, dir))) throw b.Error(c, nameof(c.Registry), $"'{Path.GetFullPath(c.Registry, dir)}' does not exist");
+        if (c.Http is { } h)
+        {
+            if (c.Registry is null) throw b.Error(h, null, "the API needs the site registry: set registry");
+            if (!System.Net.IPAddress.TryParse(h.Bind, out _)) throw b.Error(h, nameof(h.Bind), $"'{h.Bind}' is not an IP address");
+            if (h.Port is < 0 or > 65535) throw b.Error(h, nameof(h.Port), "must be 0–65535");
+            if (!File.Exists(Path.GetFullPath(h.AccessFile, dir))) throw b.Error(h, nameof(h.AccessFile), $"'{Path.GetFullPath(h.AccessFile, dir)}' does not exist");
+        }
         if (c.Ingest.BatchPoints is < 1 or > 100_000) throw b.Error(c.Ingest, nameof(c.Ingest.BatchPoints), "must be 1–100000");
         if (c.Ingest.MaxInFlight is < 1 or > 65535) throw b.Error(c.Ingest, nameof(c.Ingest.MaxInFlight), "must be 1–65535");
         if (c.Ingest.FlushInterval < TimeSpan.Zero || c.Ingest.FlushInterval > TimeSpan.FromMinutes(1)) throw b.Error(c.Ingest, nameof(c.Ingest.FlushInterval), "must be 0–1m");
