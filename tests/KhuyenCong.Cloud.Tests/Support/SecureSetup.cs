@@ -125,11 +125,21 @@ public sealed class Client : IAsyncDisposable
         return Assert.Single(r.Items).ResultCode;
     }
 
-    /// <summary>Drops the connection so that the broker sends the will message.</summary>
-    public Task DropAsync() => _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.DisconnectWithWillMessage).Build());
+    private bool _dropped;
+
+    /// <summary>
+    /// Drops the connection without a DISCONNECT packet, like a gateway losing power, so that the broker sends the will
+    /// (MQTTnet's server treats every DISCONNECT, even "with will message", as a clean one).
+    /// </summary>
+    public void Drop()
+    {
+        _dropped = true;
+        _client.Dispose();
+    }
 
     public async ValueTask DisposeAsync()
     {
+        if (_dropped) return;
         if (_client.IsConnected) await _client.DisconnectAsync();
         _client.Dispose();
     }
