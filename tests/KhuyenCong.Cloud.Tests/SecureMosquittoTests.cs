@@ -16,6 +16,8 @@ public sealed class SecureMosquittoTests
     private static Task<MosquittoServer> StartSecuredAsync(string extraAcl = "") => MosquittoServer.StartWithConfigAsync(m =>
     {
         Secure.WriteFiles(m.Directory, ("forger", "pw-forger-1"));
+        // A line hashed by this project, not by mosquitto_passwd: mosquitto must accept it as its own.
+        File.AppendAllText(Path.Combine(m.Directory, "passwd"), Broker.MosquittoPasswordFile.HashLine("hashed-here", "pw-hashed-here") + "\n");
         if (extraAcl.Length > 0) File.AppendAllText(Path.Combine(m.Directory, "acl"), extraAcl);
         return $"""
             per_listener_settings false
@@ -67,6 +69,11 @@ public sealed class SecureMosquittoTests
             Assert.NotEqual(MqttClientConnectResultCode.Success, refused.Connection!.ResultCode);
             Assert.False(refused.IsConnected);
         }
+
+        await using (var hashedHere = await Client.ConnectAsync(mosquitto.Port, "hashed-here", "pw-hashed-here", "hashed-here"))
+            Assert.True(hashedHere.IsConnected);
+        await using (var wrong = await Client.ConnectAsync(mosquitto.Port, "hashed-here", "pw-hashed-her", "hashed-here-wrong", expectSuccess: false))
+            Assert.NotEqual(MqttClientConnectResultCode.Success, wrong.Connection!.ResultCode);
 
         await using var gwA = await Client.ConnectAsync(mosquitto.Port, Secure.GatewayA, Secure.PasswordA, "kc-edge-site-a-gw-a");
         // Into site B, as itself or as gateway B, and outside the gateway topics: not delivered to anyone.
