@@ -154,4 +154,47 @@ public sealed class SecureMosquittoTests
         Assert.Contains(rows, r => r.Topic == "kc/v1/site-a/gw-a/telemetry" && r.Reason.StartsWith("gateway 'gw-a' may not write site 'site-b'", StringComparison.Ordinal));
         Assert.Equal(3, logs.Entries.Count(e => e.Level == LogLevel.Warning && e.Message.StartsWith("Dead-lettered unauthorized message on kc/v1/", StringComparison.Ordinal)));
     }
+
+    [Fact]
+    public async Task Health_reports_are_stored_as_gateway_health_when_subscribed_and_only_for_the_gateways_own_site()
+    {
+        var influxdStart = LocalInfluxd.StartAsync();
+        await using var mosquitto = await StartSecuredAsync("\nuser forger\ntopic write kc/v1/#\n");
+        await using var influxd = await influxdStart;
+        await using var cloud = new CloudService(Sample.Config(CloudYaml(mosquitto, influxd.Url, "health", "ingestor-health",
+            "  subscriptions: [\"kc/v1/+/+/telemetry\", \"kc/v1/+/+/status\", \"kc/v1/+/+/health\"]")), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        await cloud.StartAsync(default);
+        await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor connects", () => mosquitto.Output);
+
+        static byte[] Health(int failing) => TelemetryCodec.Encode(new GatewayHealth
+        {
+            Timestamp = Sample.T0,
+            UptimeSeconds = 3600.5,
+            RssBytes = 52_000_000,
+            OutboxDepth = 12,
+            Dropped = 3,
+            Published = 1200,
+            Devices = [.. Enumerable.Range(0, 3).Select(i => new DeviceHealthReport { Device = $"d{i}", Bus = "rs485", PollsOk = 100, ConsecutiveFailures = i < failing ? 4 : 0 })],
+        });
+        await using (var gwA = await Client.ConnectAsync(mosquitto.Port, Secure.GatewayA, Secure.PasswordA, "gw-a"))
+            Assert.True((await gwA.PublishAsync(Topics.Health(Secure.SiteA, Secure.GatewayA), Health(failing: 1))).IsSuccess);
+        await using (var forger = await Client.ConnectAsync(mosquitto.Port, "forger", "pw-forger-1", "forger"))
+            Assert.True((await forger.PublishAsync(Topics.Health(Secure.SiteB, Secure.GatewayA), Health(failing: 2))).IsSuccess);
+
+        await Wait.UntilAsync(() => cloud.Ingestor.Stats.Acknowledgements == 2, "both health reports are handled", () => cloud.Ingestor.Stats.ToString());
+        Assert.Equal(1, cloud.Ingestor.Stats.Unauthorized);
+        using var influx = new InfluxQlClient(influxd.Url, "health");
+        var health = Assert.Single(await influx.QueryAsync("SELECT uptime_s, rss_bytes, outbox_depth, dropped, published, devices, devices_failing FROM gateway_health GROUP BY *"));
+        Assert.Equal(new Dictionary<string, string> { ["gateway"] = "gw-a", ["site"] = "site-a" }, health.Tags);
+        Assert.Equal([Sample.T0], health.Times());
+        Assert.Equal([3600.5], health.Numbers("uptime_s"));
+        Assert.Equal([52_000_000.0], health.Numbers("rss_bytes"));
+        Assert.Equal([12.0], health.Numbers("outbox_depth"));
+        Assert.Equal([3.0], health.Numbers("dropped"));
+        Assert.Equal([1200.0], health.Numbers("published"));
+        Assert.Equal([3.0], health.Numbers("devices"));
+        Assert.Equal([1.0], health.Numbers("devices_failing"));
+        var rejected = Assert.Single(await influx.QueryAsync($"SELECT topic FROM {Ingest.Ingestor.RejectedMeasurement} WHERE kind = 'unauthorized'"));
+        Assert.Equal(["kc/v1/site-b/gw-a/health"], rejected.Strings("topic"));
+    }
 }

@@ -285,6 +285,8 @@ public sealed class Ingestor : IAsyncDisposable
                     var status = TelemetryCodec.DecodeStatus(bytes);
                     if (status.State is not (GatewayStatus.Online or GatewayStatus.Offline)) throw new ContractViolationException($"state: '{status.State}' is not online or offline");
                     return new Decoded(inbound, [LineProtocol.FromStatus(site, gateway, status)]);
+                case "health":
+                    return new Decoded(inbound, [HealthPoint.From(site, gateway, bytes)]);
                 default:
                     throw new ContractViolationException($"topic: unknown message kind '{kind}'");
             }
