@@ -62,7 +62,10 @@ public sealed class CloudService : IAsyncDisposable
                 };
                 _ingestorSecret = secret;
             }
-            var broker = new EmbeddedBroker(IPAddress.Parse(eb.Bind), eb.Port, logs.CreateLogger("broker"), security);
+            (int, System.Security.Cryptography.X509Certificates.X509Certificate2)? tls = eb.Tls is { } t
+                ? (t.Port, LoadCertificate(Path.GetFullPath(t.CertFile, loaded.Dir), Path.GetFullPath(t.KeyFile, loaded.Dir)))
+                : null;
+            var broker = new EmbeddedBroker(IPAddress.Parse(eb.Bind), eb.Port, logs.CreateLogger("broker"), security, tls);
             Broker = broker;
             var bind = broker.Address;
             var host = bind.Equals(IPAddress.Any) ? "127.0.0.1" : bind.Equals(IPAddress.IPv6Any) ? "::1" : bind.ToString();
@@ -74,6 +77,13 @@ public sealed class CloudService : IAsyncDisposable
     private readonly string? _ingestorSecret;
 
     public LoadedCloudConfig Config { get; }
+
+    /// <summary>A PEM certificate and key as a certificate SslStream can serve (through PKCS#12, which every platform accepts).</summary>
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 LoadCertificate(string certFile, string keyFile)
+    {
+        using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certFile, keyFile);
+        return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(pem.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null);
+    }
 
     /// <summary>The site registry, when the config names one.</summary>
     public SiteRegistry? Registry { get; }
@@ -107,6 +117,7 @@ public sealed class CloudService : IAsyncDisposable
         {
             await Broker.StartAsync().ConfigureAwait(false);
             _log.LogInformation("Embedded MQTT broker listening on {Url}", Broker.Url);
+            if (Broker.HasTls) _log.LogInformation("Embedded MQTT broker listening with TLS on port {Port}", Broker.TlsPort);
             if (_ingestorSecret is null)
                 _log.LogWarning("The embedded broker lets ANY client connect without a password and publish anything: set embedded_broker.password_file");
         }

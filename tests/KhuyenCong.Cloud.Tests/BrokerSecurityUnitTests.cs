@@ -108,6 +108,8 @@ public sealed class BrokerSecurityUnitTests
     [InlineData("mqtt:\n  url: mqtts://b\n  tls:\n    ca_file: no-such-ca.pem\ninflux: { url: \"http://x:8086\" }\n", "cloud.yaml:4:14: mqtt.tls.ca_file: '")]
     [InlineData("embedded_broker:\n  password_file: passwd\ninflux: { url: \"http://x:8086\" }\n", "cloud.yaml:2:18: embedded_broker.password_file: needs the site registry")]
     [InlineData("embedded_broker:\n  ingestor_user: \"a b\"\ninflux: { url: \"http://x:8086\" }\n", "cloud.yaml:2:18: embedded_broker.ingestor_user: 'a b' is not a plain name")]
+    [InlineData("embedded_broker:\n  tls: { cert_file: no-such.crt, key_file: k }\ninflux: { url: \"http://x:8086\" }\n", "cloud.yaml:2:21: embedded_broker.tls.cert_file: '")]
+    [InlineData("embedded_broker:\n  tls: { cert_file: c }\ninflux: { url: \"http://x:8086\" }\n", "cloud.yaml:2:8: embedded_broker.tls.key_file: required key 'key_file' is missing")]
     public void Invalid_security_settings_name_the_file_line_and_field(string yaml, string expectedStart)
     {
         var ex = Assert.Throws<ConfigException>(() => CloudConfigLoader.Parse(yaml, "cloud.yaml"));

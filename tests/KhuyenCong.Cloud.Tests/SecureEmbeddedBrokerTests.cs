@@ -106,4 +106,48 @@ public sealed class SecureEmbeddedBrokerTests
         Assert.Contains(logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("ANY gateway may write ANY site", StringComparison.Ordinal));
         Assert.Contains(logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("ANY client connect without a password", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task The_embedded_broker_serves_gateways_over_TLS_with_the_same_rules()
+    {
+        var influxdStart = LocalInfluxd.StartAsync();
+        using var dir = new TempDirectory("kc-secure-embedded-tls");
+        Secure.WriteFiles(dir.Path);
+        TestCertificates.Create(dir.File("certs"));
+        await using var influxd = await influxdStart;
+        await using var cloud = new CloudService(Sample.Config($$"""
+            embedded_broker:
+              bind: 127.0.0.1
+              port: 0
+              password_file: {{dir.Path}}/passwd
+              tls: { port: 0, cert_file: {{dir.Path}}/certs/server.crt, key_file: {{dir.Path}}/certs/server.key }
+            influx: { url: "{{influxd.Url}}", database: embedded_tls }
+            registry: {{dir.Path}}/sites.yaml
+            ingest: { flush_interval: 50ms }
+            """), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        await cloud.StartAsync(default);
+        var broker = cloud.Broker!;
+        Assert.True(broker.HasTls);
+        Assert.NotEqual(0, broker.TlsPort);
+        await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor connects");
+
+        void Tls(MqttClientOptionsBuilder b) => b.WithTcpServer("127.0.0.1", broker.TlsPort)
+            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(TestCertificates.Ca(dir.File("certs"))));
+        await using (var wrong = await Client.ConnectAsync(0, Secure.GatewayA, Secure.PasswordB, "gw-a-wrong", Tls, expectSuccess: false))
+            Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, wrong.Connection!.ResultCode);
+        await using (var gwA = await Client.ConnectAsync(0, Secure.GatewayA, Secure.PasswordA, "gw-a-tls", Tls))
+        {
+            Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, (await gwA.PublishAsync(Topics.Telemetry(Secure.SiteB, Secure.GatewayA), Secure.Telemetry(Secure.SiteB, Secure.GatewayA, 1))).ReasonCode);
+            Assert.True((await gwA.PublishAsync(Topics.Telemetry(Secure.SiteA, Secure.GatewayA), Secure.Telemetry(Secure.SiteA, Secure.GatewayA, 2))).IsSuccess);
+        }
+        await Wait.ForAsync(ct => cloud.WaitForPointsAsync(Sample.LinesPerBatch, ct), "the batch sent over TLS is written", () => cloud.Ingestor.Stats.ToString());
+        using var influx = new InfluxQlClient(influxd.Url, "embedded_tls");
+        Assert.Equal("site-a", Assert.Single(await influx.QueryAsync("SELECT energy_import_kwh FROM meter GROUP BY site")).Tags["site"]);
+
+        // A client that trusts another CA does not get through.
+        using var other = new TempDirectory("kc-other-ca");
+        TestCertificates.Create(other.Path);
+        await Assert.ThrowsAnyAsync<Exception>(async () => await Client.ConnectAsync(0, Secure.GatewayA, Secure.PasswordA, "gw-a-wrong-ca", b => b.WithTcpServer("127.0.0.1", broker.TlsPort)
+            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(TestCertificates.Ca(other.Path)))));
+    }
 }

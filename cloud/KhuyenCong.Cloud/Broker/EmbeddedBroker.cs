@@ -31,7 +31,8 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     /// listen on every IPv6 interface.</param>
     /// <param name="port">The port; 0 lets the OS choose one, read it from <see cref="Port"/> after <see cref="StartAsync"/>.</param>
     /// <param name="security">Authentication and authorisation; null lets any client connect and publish anything.</param>
-    public EmbeddedBroker(IPAddress bind, int port, ILogger log, BrokerSecurity? security = null)
+    /// <param name="tls">A TLS listener on the same address as well (port 0: a free one), with this certificate.</param>
+    public EmbeddedBroker(IPAddress bind, int port, ILogger log, BrokerSecurity? security = null, (int Port, System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate)? tls = null)
     {
         _log = log;
         _security = security;
@@ -39,14 +40,25 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
         Address = bind;
         var v6 = bind.AddressFamily == AddressFamily.InterNetworkV6;
-        _options = new MqttServerFactory().CreateServerOptionsBuilder()
+        var builder = new MqttServerFactory().CreateServerOptionsBuilder()
             .WithDefaultEndpoint()
             .WithDefaultEndpointBoundIPAddress(v6 ? IPAddress.None : bind)
             .WithDefaultEndpointBoundIPV6Address(v6 ? bind : IPAddress.None)
             .WithDefaultEndpointPort(port)
             .WithPersistentSessions()
-            .WithMaxPendingMessagesPerClient(100_000)
-            .Build();
+            .WithMaxPendingMessagesPerClient(100_000);
+        if (tls is { } t)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(t.Port);
+            builder = builder.WithEncryptedEndpoint()
+                .WithEncryptedEndpointBoundIPAddress(v6 ? IPAddress.None : bind)
+                .WithEncryptedEndpointBoundIPV6Address(v6 ? bind : IPAddress.None)
+                .WithEncryptedEndpointPort(t.Port)
+                .WithEncryptionCertificate(t.Certificate)
+                .WithEncryptionSslProtocol(System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13);
+        }
+        _options = builder.Build();
+        HasTls = tls is not null;
         _server = new MqttServerFactory().CreateMqttServer(_options);
         _server.ClientConnectedAsync += e =>
         {
@@ -122,6 +134,11 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private static string Clip(string? s) => s is null ? "" : s.Length <= 200 ? s : s[..200] + "…";
 
     public IPAddress Address { get; }
+
+    public bool HasTls { get; }
+
+    /// <summary>The TLS listener's port (the bound one once started), when there is one.</summary>
+    public int TlsPort => _options.TlsEndpointOptions.Port;
 
     /// <summary>
     /// The port it listens on: once started, the bound one (MQTTnet writes it back into the options when port 0 was asked

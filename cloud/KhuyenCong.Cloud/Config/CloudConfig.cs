@@ -81,6 +81,17 @@ public sealed class EmbeddedBrokerConfig
     public string? PasswordFile { get; set; }
     /// <summary>The user that may read every gateway's messages (the ingestor inside the service logs in as it by itself).</summary>
     public string IngestorUser { get; set; } = "ingestor";
+    /// <summary>A TLS listener beside the plain one, on the same address (gateways over the internet).</summary>
+    public EmbeddedBrokerTlsConfig? Tls { get; set; }
+}
+
+public sealed class EmbeddedBrokerTlsConfig
+{
+    /// <summary>0 takes a free port.</summary>
+    public int Port { get; set; } = 8883;
+    /// <summary>The broker's certificate (PEM; with its chain after it, if any) and its private key (PEM).</summary>
+    public required string CertFile { get; set; }
+    public required string KeyFile { get; set; }
 }
 
 public enum InfluxApi
@@ -176,6 +187,13 @@ public static class CloudConfigLoader
         {
             if (c.Registry is null) throw b.Error(c.EmbeddedBroker, nameof(c.EmbeddedBroker.PasswordFile), "needs the site registry (set registry): it decides what each gateway may publish");
             SecretFileExists(b, c.EmbeddedBroker, nameof(c.EmbeddedBroker.PasswordFile), c.EmbeddedBroker.PasswordFile, dir);
+        }
+        if (c.EmbeddedBroker.Tls is { } et)
+        {
+            if (et.Port is < 0 or > 65535) throw b.Error(et, nameof(et.Port), "must be 0–65535");
+            if (et.Port != 0 && et.Port == c.EmbeddedBroker.Port) throw b.Error(et, nameof(et.Port), "must differ from embedded_broker.port");
+            SecretFileExists(b, et, nameof(et.CertFile), et.CertFile, dir);
+            SecretFileExists(b, et, nameof(et.KeyFile), et.KeyFile, dir);
         }
         if (!Identifiers.IsValid(c.EmbeddedBroker.IngestorUser)) throw b.Error(c.EmbeddedBroker, nameof(c.EmbeddedBroker.IngestorUser), $"'{c.EmbeddedBroker.IngestorUser}' is not a plain name (letters, digits, '-', '_', '.')");
         var i = c.Influx;
