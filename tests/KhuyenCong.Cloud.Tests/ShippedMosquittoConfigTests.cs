@@ -124,6 +124,29 @@ public sealed class ShippedMosquittoConfigTests
     }
 
     [Fact]
+    public async Task The_kc_cloud_mosquitto_acl_command_prints_the_committed_file_and_refuses_a_clashing_user()
+    {
+        static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "kc-cloud.dll"));
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            await p.WaitForExitAsync();
+            return (p.ExitCode, await stdout, await stderr);
+        }
+        var registry = Path.Combine(RepoPaths.Root, "firmware-config", "sites", "sites.yaml");
+        var ok = await Run("mosquitto-acl", "--registry", registry, "--ingestor-user", "ingestor");
+        Assert.Equal(0, ok.Code);
+        Assert.Equal(File.ReadAllText(Path.Combine(MosquittoDir, "acl")), ok.Out);
+        var clash = await Run("mosquitto-acl", "--registry", registry, "--ingestor-user", "ingestor,gw-gas-01");
+        Assert.Equal(2, clash.Code);
+        Assert.StartsWith("kc-cloud: ingestor user 'gw-gas-01' is also a gateway of site 'bat-trang-gas-01'", clash.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void No_key_certificate_or_password_hash_is_shipped()
     {
         foreach (var f in Directory.GetFiles(MosquittoDir))
