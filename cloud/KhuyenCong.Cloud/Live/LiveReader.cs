@@ -480,8 +480,8 @@ public sealed class KilnWatch
 
 /// <summary>
 /// A meter's use since the firing started, from its readings in time order: a counter's increases (a drop is a reset
-/// or a rollover and is skipped), a scale's decreases (a rise is a refill), or power integrated over time. A step faster
-/// than the meter's plausible maximum (max_rate_per_hour in the site registry) is a glitch and is skipped.
+/// or a rollover and is skipped), a scale's decreases (a rise is a refill), or power integrated over time. A step larger
+/// than an hour of the meter's plausible maximum (max_rate_per_hour in the site registry) is a misread and is skipped.
 /// </summary>
 public sealed class MeterSum
 {
@@ -508,7 +508,9 @@ public sealed class MeterSum
             "lpg_mass_kg" => Math.Max(0, _last - v),
             _ => Math.Max(0, v - _last),
         };
-        if (m.MaxRatePerHour is { } max && step > max * Math.Max(hours, m.PollInterval.TotalHours) * 1.5) step = 0;
+        // More than an hour's worth of the meter's maximum use in one step is a misread, not use. (A finer bound per
+        // elapsed time would also refuse the demo's compressed time; the analytics apply the exact rule.)
+        if (m.MaxRatePerHour is { } max && step > max * Math.Max(hours, 1)) step = 0;
         if (step > 0)
         {
             Amount += step;

@@ -27,6 +27,7 @@
     if (s < 172800) return num(s / 3600, s < 36000 ? 1 : 0) + ' ' + u[2];
     return Math.round(s / 86400) + ' ' + u[3];
   };
+  const withUnit = (text, unit) => (text === '—' ? text : text + ' ' + unit);
   const age = (ms) => ms ? t('ago', { age: duration(serverNow() - ms) }) : t('never');
   const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; };
 
@@ -96,10 +97,10 @@
       <div class="legend"><span class="l-temp" data-i18n="temperature"></span><span class="l-sp" data-i18n="setpoint"></span></div>
     </div>
     <dl class="figures">
-      <div><dt data-i18n="power"></dt><dd><span data-f="power">—</span> kW</dd></div>
+      <div><dt data-i18n="power"></dt><dd data-f="power">—</dd></div>
       <div data-show="gas"><dt data-i18n="gas_rate"></dt><dd><span data-f="gas">—</span> <span data-f="gas-unit"></span></dd></div>
       <div><dt data-f="energy-label"></dt><dd data-f="energy">—</dd></div>
-      <div><dt data-f="cost-label"></dt><dd><span data-f="cost">—</span> ₫<small class="muted" data-i18n="cost_note"></small></dd></div>
+      <div><dt data-f="cost-label"></dt><dd><span data-f="cost">—</span><small class="muted" data-i18n="cost_note"></small></dd></div>
       <div class="wide"><dt data-i18n="projected"></dt><dd><span data-f="projected">—</span><small class="muted" data-f="projected-note"></small></dd></div>
       <div class="wide"><dt data-i18n="sec_recent"></dt><dd data-f="sec">—</dd></div>
     </dl>
@@ -146,7 +147,7 @@
     setText(card, 'temp', num(d.tempC, 0));
     setText(card, 'sp', num(d.setpointC, 0));
     setText(card, 'segment', d.running && d.segment ? '· ' + t('segment') + ' ' + d.segment : '');
-    setText(card, 'power', num(d.powerKw, 1));
+    setText(card, 'power', withUnit(num(d.powerKw, 1), 'kW'));
     const gasRow = card.querySelector('[data-show="gas"]');
     gasRow.hidden = d.gasRate === null || d.gasRate === undefined;
     setText(card, 'gas', num(d.gasRate, 1));
@@ -155,7 +156,7 @@
     setText(card, 'energy-label', t(last ? 'energy_last' : 'energy_now'));
     setText(card, 'cost-label', t(last ? 'cost_last' : 'cost_now'));
     setText(card, 'energy', d.firingStartMs ? energyText(d) : '—');
-    setText(card, 'cost', d.firingStartMs ? num(d.costVnd, 0) : '—');
+    setText(card, 'cost', d.firingStartMs ? withUnit(num(d.costVnd, 0), '₫') : '—');
     setText(card, 'projected', d.projectedMj !== null && d.projectedMj !== undefined ? '≈ ' + num(d.projectedMj, 0) + ' MJ' : '—');
     const note = d.projectedMj !== null && d.projectedMj !== undefined ? t('proj_basis', { h: num(d.plannedDurationH, 1) })
       : d.projectionNote === 'no-history' ? t('proj_no_history') : d.projectionNote === 'too-early' ? t('proj_too_early')
