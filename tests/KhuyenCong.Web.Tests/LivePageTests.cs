@@ -39,6 +39,7 @@ public sealed class LivePageTests(LivePipeline p, ITestOutputHelper output) : IC
         Assert.Contains("Lò điện 1", await TextAsync(page.Locator("[data-kiln=\"kiln-1\"] .kiln-name")));
         Assert.Equal("Đang nung", await TextAsync(Field(page, "kiln-1", "state")));
         var firstPower = await TextAsync(Field(page, "kiln-1", "power"));
+        Assert.EndsWith(" kW", firstPower);
 
         // The simulator keeps ramping: the temperature on the page changes without a reload (Server-Sent Events).
         var navigations = 0;
@@ -46,7 +47,7 @@ public sealed class LivePageTests(LivePipeline p, ITestOutputHelper output) : IC
         await Eventually.Until(async () => await TextAsync(Field(page, "kiln-1", "temp")) is var now && now != first && now != "—",
             () => $"kiln-1's temperature changes from {first}", Patience);
         Assert.Equal(0, navigations);
-        output.WriteLine($"kiln-1 temperature {first} → {await TextAsync(Field(page, "kiln-1", "temp"))} °C; power {firstPower} kW");
+        output.WriteLine($"kiln-1 temperature {first} → {await TextAsync(Field(page, "kiln-1", "temp"))} °C; power {firstPower}");
 
         // The curve of the current firing is drawn, and the firing's energy, cost, projection and recent SEC are shown.
         await Eventually.Until(async () => await page.Locator("[data-kiln=\"kiln-1\"] polyline.temp-line").CountAsync() == 1

@@ -54,21 +54,14 @@ public sealed class LiveReader(CloudWebContext ctx)
             };
             card = WithGasRate(card, site.MetersOf(kiln.Id).Where(m => m.Carrier != Carrier.Electricity), latest);
 
+            // The firing is looked up again only when the run state changes (a firing starts or ends).
             var state = watch.Kiln(kiln.Id);
-            if (card.Running is { } running)
+            if (!state.Checked || state.CheckedFor != card.Running)
             {
-                if (state.Window is null || state.WindowRunning != running || (running && ctl!.AtMs < state.Window.Value.Start))
-                {
-                    state.Reset(await FindFiringAsync(site.Id, kiln.Id, running, ct).ConfigureAwait(false), running);
-                }
-                else if (!running && state.Window is { End: null })
-                {
-                    state.Reset(await FindFiringAsync(site.Id, kiln.Id, running, ct).ConfigureAwait(false), running);
-                }
-            }
-            else if (state.Window is not null)
-            {
-                state.Reset(null, false);
+                var window = card.Running is { } running ? await FindFiringAsync(site.Id, kiln.Id, running, ct).ConfigureAwait(false) : null;
+                if (!state.Checked || window != state.Window) state.Reset(window);
+                state.Checked = true;
+                state.CheckedFor = card.Running;
             }
             if (state.Window is { } w)
             {
@@ -441,7 +434,9 @@ public sealed class KilnWatch
     private readonly Dictionary<string, MeterSum> _meters = new(StringComparer.Ordinal);
 
     public FiringWindow? Window { get; private set; }
-    public bool WindowRunning { get; private set; }
+    /// <summary>The firing was looked up for the run state <see cref="CheckedFor"/>.</summary>
+    public bool Checked { get; set; }
+    public bool? CheckedFor { get; set; }
     public List<CurvePoint> Curve { get; } = [];
     /// <summary>Curve points not yet sent to the page.</summary>
     public List<CurvePoint> Pending { get; } = [];
@@ -455,10 +450,9 @@ public sealed class KilnWatch
         return m;
     }
 
-    public void Reset(FiringWindow? window, bool running)
+    public void Reset(FiringWindow? window)
     {
         Window = window;
-        WindowRunning = running;
         _meters.Clear();
         Curve.Clear();
         Pending.Clear();
