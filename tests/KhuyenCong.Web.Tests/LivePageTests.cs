@@ -219,4 +219,50 @@ public sealed class LivePageTests(LivePipeline p, ITestOutputHelper output) : IC
         }
         await Eventually.Until(() => Task.FromResult(LiveEndpoints.OpenStreams == 0), () => $"every stream has stopped ({LiveEndpoints.OpenStreams} open)", Patience);
     }
+
+    /// <summary>The figures behind the cards, from raw points written into influxd with known answers.</summary>
+    [Fact]
+    public async Task A_finished_firing_has_its_start_end_energy_and_time_of_use_cost_and_a_misread_is_not_counted()
+    {
+        // bat-trang-studio-07, kiln-1: idle, fired from 40 to 20 minutes ago, idle since. Its meter counts 0.5 kWh a
+        // minute while firing (10 kWh in all) and misreads once (999,999 kWh) half way.
+        const string site = "bat-trang-studio-07";
+        var now = DateTimeOffset.UtcNow;
+        var minute = now.ToUnixTimeMilliseconds() / 60_000 * 60_000;
+        long At(int m) => minute + m * 60_000L;
+        var lines = new System.Text.StringBuilder();
+        for (var m = -60; m <= -1; m++)
+        {
+            var running = m is >= -40 and < -20 ? 1 : 0;
+            lines.Append($"kiln,device=kiln1-ctl,gateway=gw-studio-07,kiln=kiln-1,site={site} kiln_temp_c={30 + 40 * Math.Clamp(m + 40, 0, 20)},kiln_setpoint_c=900,kiln_running={running} {At(m)}\n");
+            var kwh = m == -30 ? 999_999 : 1000 + 0.5 * Math.Clamp(m + 40, 0, 20);
+            lines.Append($"meter,device=kiln1-meter,gateway=gw-studio-07,kiln=kiln-1,site={site} energy_import_kwh={kwh},power_w={(running == 1 ? 30000 : 0)} {At(m)}\n");
+        }
+        lines.Append($"meter,device=studio-meter,gateway=gw-studio-07,site={site} energy_import_kwh=500,power_w=1500 {At(-1)}\n");
+        using (var influx = new HttpClient())
+        {
+            var w = await influx.PostAsync($"{p.Influxd.Url}/write?db=web&precision=ms", new StringContent(lines.ToString()));
+            Assert.True(w.IsSuccessStatusCode, await w.Content.ReadAsStringAsync());
+        }
+
+        using var api = p.Api(p.CentreToken);
+        var json = await api.GetStringAsync($"live/site/{site}");
+        using var doc = JsonDocument.Parse(json);
+        var kiln = doc.RootElement.GetProperty("kilns")[0];
+        Assert.Equal("kiln-1", kiln.GetProperty("kiln").GetString());
+        Assert.False(kiln.GetProperty("running").GetBoolean());
+        Assert.Equal(At(-40), kiln.GetProperty("firingStartMs").GetInt64());
+        Assert.Equal(At(-20), kiln.GetProperty("firingEndMs").GetInt64());
+        Assert.Equal(10.0, kiln.GetProperty("electricityKwh").GetDouble(), 9);
+        var expected = KhuyenCong.Analytics.Factors.FactorSet.LoadDirectory(Path.Combine(RepoPaths.Root, "firmware-config", "factors")).Tariff.Split(DateTimeOffset.FromUnixTimeMilliseconds(At(-40)), DateTimeOffset.FromUnixTimeMilliseconds(At(-20)), 10, KhuyenCong.Analytics.Factors.VoltageLevel.Below6kV).CostVnd;
+        Assert.Equal(expected, kiln.GetProperty("costVnd").GetDouble(), 3);
+        var factors = KhuyenCong.Analytics.Factors.FactorSet.LoadDirectory(Path.Combine(RepoPaths.Root, "firmware-config", "factors"));
+        var mj = factors.Toe.Convert(new(KhuyenCong.Analytics.Conversion.Carrier.Electricity, 10, KhuyenCong.Analytics.Conversion.PhysicalUnit.KWh), DateOnly.FromDateTime(now.UtcDateTime)).Mj;
+        Assert.Equal(mj, kiln.GetProperty("energyMj").GetDouble(), 6); // the TOE convention: 6.46 MJ per kWh
+        Assert.Equal("not-running", kiln.GetProperty("projectionNote").GetString());
+        Assert.Equal(0.0, kiln.GetProperty("powerKw").GetDouble());
+        // The site's load is the kiln meter plus the rest of the site (no whole-site meter): 0 + 1.5 kW.
+        Assert.Equal(1.5, doc.RootElement.GetProperty("status").GetProperty("loadKw").GetDouble(), 9);
+        Assert.Equal(0, doc.RootElement.GetProperty("status").GetProperty("kilnsFiring").GetInt32());
+    }
 }

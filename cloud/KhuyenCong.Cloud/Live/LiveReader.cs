@@ -286,16 +286,17 @@ public sealed class LiveReader(CloudWebContext ctx)
 
     private async Task ExtendCurveAsync(string site, string kiln, KilnWatch state, FiringWindow w, DateTimeOffset now, CancellationToken ct)
     {
+        // The curve runs from the firing's start to now: after a firing it shows the kiln cooling down.
         var where = $"site = '{Q(site)}' AND kiln = '{Q(kiln)}'";
-        var until = w.End is { } e ? $" AND time <= {e}ms" : "";
         string q;
+        var coveredUntil = now.ToUnixTimeMilliseconds();
         if (state.CurveLastT is { } last)
         {
-            q = $"SELECT kiln_temp_c, kiln_setpoint_c FROM kiln WHERE {where} AND time > {last}ms{until}";
+            q = $"SELECT kiln_temp_c, kiln_setpoint_c FROM kiln WHERE {where} AND time > {last}ms";
         }
         else
         {
-            var endMs = w.End ?? now.ToUnixTimeMilliseconds();
+            var endMs = coveredUntil;
             var bucket = Math.Max(1000, (endMs - w.Start) / CurveBuckets);
             q = $"SELECT mean(kiln_temp_c) AS kiln_temp_c, mean(kiln_setpoint_c) AS kiln_setpoint_c FROM kiln WHERE {where} AND time >= {w.Start}ms AND time <= {endMs}ms GROUP BY time({bucket}ms) fill(none)";
         }
@@ -313,13 +314,10 @@ public sealed class LiveReader(CloudWebContext ctx)
         if (fresh.Count == 0) return;
         state.Curve.AddRange(fresh);
         state.Pending.AddRange(fresh);
-        // Bucket times are bucket starts; the next read continues after the newest raw point the buckets covered.
-        state.CurveLastT = state.CurveLastT is null && w.End is null ? Math.Max(times[^1], await LastKilnTimeAsync(where, ct).ConfigureAwait(false) ?? times[^1]) : times[^1];
+        // Bucket times are bucket starts: after the first read, the next one continues from the end of what it covered.
+        state.CurveLastT = state.CurveLastT is null ? coveredUntil : times[^1];
         if (state.Curve.Count > 4 * CurveBuckets) state.Thin();
     }
-
-    private async Task<long?> LastKilnTimeAsync(string where, CancellationToken ct) =>
-        await TimeOfAsync($"SELECT last(kiln_temp_c) FROM kiln WHERE {where} AND time > now() - {(long)Lookback.TotalHours}h", ct).ConfigureAwait(false);
 
     private KilnCard Totals(KilnCard card, SiteEntry site, string kiln, KilnWatch state, FiringWindow w, DateTimeOffset now)
     {
@@ -504,7 +502,8 @@ public sealed class MeterSum
         };
         // More than an hour's worth of the meter's maximum use in one step is a misread, not use. (A finer bound per
         // elapsed time would also refuse the demo's compressed time; the analytics apply the exact rule.)
-        if (m.MaxRatePerHour is { } max && step > max * Math.Max(hours, 1)) step = 0;
+        // The misread is dropped and the reading before it stays the baseline, so the use around it still counts.
+        if (m.MaxRatePerHour is { } max && step > max * Math.Max(hours, 1)) return;
         if (step > 0)
         {
             Amount += step;

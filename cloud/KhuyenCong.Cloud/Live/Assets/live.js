@@ -191,7 +191,7 @@
     const d = k.data;
     if (pts.length === 0 || !d || !d.firingStartMs) return;
     const x0 = d.firingStartMs;
-    const x1 = Math.max(d.firingEndMs || serverNow(), pts[pts.length - 1].t, x0 + 60000);
+    const x1 = Math.max(serverNow(), pts[pts.length - 1].t, x0 + 60000);
     let yMax = 100;
     for (const p of pts) yMax = Math.max(yMax, p.temp || 0, p.sp || 0);
     yMax = Math.ceil(yMax / 100) * 100;
@@ -207,6 +207,7 @@
       const coords = pts.filter((p) => p[key] !== null && p[key] !== undefined).map((p) => X(p.t).toFixed(1) + ',' + Y(p[key]).toFixed(1));
       if (coords.length > 0) chart.appendChild(svg('polyline', { points: coords.join(' '), class: cls }));
     };
+    if (d.firingEndMs) chart.appendChild(svg('line', { x1: X(d.firingEndMs), x2: X(d.firingEndMs), y1: T, y2: H - B, class: 'end-mark' }));
     line('sp', 'sp-line');
     line('temp', 'temp-line');
     chart.setAttribute('aria-label', t('temperature') + ' ' + num(pts[pts.length - 1].temp, 0) + ' °C');
