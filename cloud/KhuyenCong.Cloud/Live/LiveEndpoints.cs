@@ -47,6 +47,8 @@ public static class LiveEndpoints
     {
         var reader = app.Services.GetRequiredService<LiveReader>();
         var log = ctx.Logs.CreateLogger("live");
+        // Streams end when the server stops, rather than holding its shutdown until they time out.
+        var stopping = app.Lifetime.ApplicationStopping;
 
         app.MapGet("/", (HttpContext http) =>
         {
@@ -114,11 +116,11 @@ public static class LiveEndpoints
                 await deny.ExecuteAsync(http).ConfigureAwait(false);
                 return;
             }
-            await StreamSiteAsync(http, reader, ctx.Registry.Find(site)!, log).ConfigureAwait(false);
+            await StreamSiteAsync(http, reader, ctx.Registry.Find(site)!, log, stopping).ConfigureAwait(false);
         });
         live.MapGet("/sites", async (HttpContext http) =>
             Results.Json(await reader.ReadSitesAsync([.. KcUser.Of(http).Readable(ctx.Registry)], http.RequestAborted).ConfigureAwait(false), Json));
-        live.MapGet("/sites/events", (HttpContext http) => StreamSitesAsync(http, reader, [.. KcUser.Of(http).Readable(ctx.Registry)], log));
+        live.MapGet("/sites/events", (HttpContext http) => StreamSitesAsync(http, reader, [.. KcUser.Of(http).Readable(ctx.Registry)], log, stopping));
         return app;
     }
 
@@ -129,9 +131,10 @@ public static class LiveEndpoints
     /// event per changed card, <c>curve</c> events with the new temperature points, a <c>status</c> event when the
     /// gateways or devices changed, and <c>problem</c> when InfluxDB cannot be read. It stops when the page goes away.
     /// </summary>
-    private static async Task StreamSiteAsync(HttpContext http, LiveReader reader, SiteEntry site, ILogger log)
+    private static async Task StreamSiteAsync(HttpContext http, LiveReader reader, SiteEntry site, ILogger log, CancellationToken stopping)
     {
-        var ct = http.RequestAborted;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, stopping);
+        var ct = linked.Token;
         await BeginStreamAsync(http).ConfigureAwait(false);
         Interlocked.Increment(ref _openStreams);
         try
@@ -212,9 +215,10 @@ public static class LiveEndpoints
         }
     }
 
-    private static async Task StreamSitesAsync(HttpContext http, LiveReader reader, IReadOnlyList<SiteEntry> sites, ILogger log)
+    private static async Task StreamSitesAsync(HttpContext http, LiveReader reader, IReadOnlyList<SiteEntry> sites, ILogger log, CancellationToken stopping)
     {
-        var ct = http.RequestAborted;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, stopping);
+        var ct = linked.Token;
         await BeginStreamAsync(http).ConfigureAwait(false);
         Interlocked.Increment(ref _openStreams);
         try

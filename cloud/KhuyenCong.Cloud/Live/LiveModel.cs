@@ -12,8 +12,6 @@ public sealed record KilnCard
     /// <summary>The controller's run state; null when the kiln has no controller reporting it.</summary>
     public bool? Running { get; init; }
     public int? Segment { get; init; }
-    /// <summary>Time of the latest controller reading.</summary>
-    public long? TempAtMs { get; init; }
     /// <summary>Electric power of the kiln's own meters now, kW.</summary>
     public double? PowerKw { get; init; }
     /// <summary>Gas use now (kg/h of LPG, or m³/h), from the last readings of the kiln's gas meters.</summary>

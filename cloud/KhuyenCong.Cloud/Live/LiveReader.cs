@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using KhuyenCong.Analytics.Conversion;
 using KhuyenCong.Analytics.Factors;
@@ -22,7 +21,6 @@ public sealed class LiveReader(CloudWebContext ctx)
     /// <summary>Points the first load of a curve asks for at most (then it grows by the raw points that arrive).</summary>
     public const int CurveBuckets = 240;
     private static readonly TimeSpan RecentRefresh = TimeSpan.FromSeconds(60);
-    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>The site's kilns and status now. <paramref name="watch"/> carries what earlier polls of the same page read.</summary>
     public async Task<(IReadOnlyList<KilnCard> Kilns, SiteStatus Status)> ReadSiteAsync(SiteEntry site, SiteWatch watch, CancellationToken ct)
@@ -48,7 +46,6 @@ public sealed class LiveReader(CloudWebContext ctx)
                 SetpointC = ctl?.Setpoint,
                 Running = ctl?.Running,
                 Segment = ctl?.Segment,
-                TempAtMs = ctl?.AtMs,
                 PowerKw = PowerKw(site.MetersOf(kiln.Id).Where(m => m.Carrier == Carrier.Electricity), latest),
                 Recent = watch.Recent.GetValueOrDefault(kiln.Id) ?? [],
             };
@@ -83,7 +80,7 @@ public sealed class LiveReader(CloudWebContext ctx)
         return (cards, status);
     }
 
-    /// <summary>The centre's view: one row per site, read with one request.</summary>
+    /// <summary>The centre's view: one row per site (one InfluxDB request per site).</summary>
     public async Task<IReadOnlyList<SiteRow>> ReadSitesAsync(IReadOnlyList<SiteEntry> sites, CancellationToken ct)
     {
         var rows = new List<SiteRow>();
@@ -237,14 +234,14 @@ public sealed class LiveReader(CloudWebContext ctx)
         {
             var idle = await TimeOfAsync($"SELECT last(kiln_running) FROM kiln WHERE {w} AND kiln_running < 0.5 AND {lb}", ct).ConfigureAwait(false);
             var start = await TimeOfAsync($"SELECT first(kiln_running) FROM kiln WHERE {w} AND kiln_running > 0.5 AND time > {(idle ?? lookback.ToUnixTimeMilliseconds())}ms", ct).ConfigureAwait(false);
-            return start is { } s ? new FiringWindow(s, null, StartedBeforeLookback: idle is null) : null;
+            return start is { } s ? new FiringWindow(s, null) : null;
         }
         var lastRun = await TimeOfAsync($"SELECT last(kiln_running) FROM kiln WHERE {w} AND kiln_running > 0.5 AND {lb}", ct).ConfigureAwait(false);
         if (lastRun is null) return null;
         var idleBefore = await TimeOfAsync($"SELECT last(kiln_running) FROM kiln WHERE {w} AND kiln_running < 0.5 AND {lb} AND time < {lastRun}ms", ct).ConfigureAwait(false);
         var end = await TimeOfAsync($"SELECT first(kiln_running) FROM kiln WHERE {w} AND kiln_running < 0.5 AND time > {lastRun}ms", ct).ConfigureAwait(false) ?? lastRun;
         var begin = await TimeOfAsync($"SELECT first(kiln_running) FROM kiln WHERE {w} AND kiln_running > 0.5 AND time > {(idleBefore ?? lookback.ToUnixTimeMilliseconds())}ms", ct).ConfigureAwait(false);
-        return begin is { } b ? new FiringWindow(b, end, StartedBeforeLookback: idleBefore is null) : null;
+        return begin is { } b ? new FiringWindow(b, end) : null;
     }
 
     private async Task<long?> TimeOfAsync(string q, CancellationToken ct)
@@ -405,12 +402,10 @@ public sealed class LiveReader(CloudWebContext ctx)
 
     /// <summary>Escapes a value for a single-quoted InfluxQL string (ids are restricted anyway).</summary>
     internal static string Q(string s) => s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal);
-
-    internal static string Ms(long ms) => ms.ToString(Inv);
 }
 
 /// <summary>A firing's time span: [Start, End], End null while it runs.</summary>
-public readonly record struct FiringWindow(long Start, long? End, bool StartedBeforeLookback);
+public readonly record struct FiringWindow(long Start, long? End);
 
 /// <summary>What one page (one event stream) has read so far: per kiln, the firing, its energy sums and its curve.</summary>
 public sealed class SiteWatch

@@ -172,7 +172,9 @@
       setText(card, 'window-label', t('no_firing'));
       setText(card, 'window-time', '');
     }
-    setText(card, 'seen', t('temperature') + ': ' + age(d.tempAtMs));
+    // When the controller last reported: from the device list, so that a card changes only when its figures do.
+    const seen = status ? Math.max(0, ...status.devices.filter((x) => x.kiln === d.kiln && x.measurement === 'kiln').map((x) => x.lastMs)) : 0;
+    setText(card, 'seen', t('temperature') + ': ' + age(seen || null));
   };
 
   const SVGNS = 'http://www.w3.org/2000/svg';
@@ -282,7 +284,7 @@
         for (const p of c.points) k.curve.push({ t: p[0], temp: p[1], sp: p[2] });
         drawCurve(k);
       },
-      status: (s) => { status = s; renderStatus(); },
+      status: (s) => { status = s; renderStatus(); for (const k of kilns.values()) renderKiln(k); },
     });
   } else if (page === 'sites') {
     listen('/live/sites/events', { sites: (s) => { sites = s; renderSites(); } });
