@@ -266,3 +266,51 @@ public sealed class LintTests
         Assert.IsType<YamlMappingNode>(Provisioning.ParseMapping("apiVersion: 1\n", "ok.yaml"));
     }
 }
+
+/// <summary>The queries use only the measurement, tag and field names of docs/schema.md and docs/points.md.</summary>
+public sealed class SchemaContractTests
+{
+    [Fact]
+    public void The_contract_is_read_from_the_documents()
+    {
+        var c = SchemaContract.Load();
+        Assert.Contains("kiln_temp_c", c.NamesByMeasurement["kiln"]);
+        Assert.Contains("energy_import_kwh", c.NamesByMeasurement["meter"]);
+        Assert.Contains("lpg_mass_kg", c.NamesByMeasurement["gas"]);
+        Assert.Contains("online", c.NamesByMeasurement["gateway_status"]);
+        Assert.Contains("cusum_mj", c.NamesByMeasurement["savings"]);
+        Assert.Contains("basis", c.NamesByMeasurement["baseline_model"]);
+        Assert.Contains("key_consumer", c.NamesByMeasurement["compliance"]);
+        Assert.Contains("electricity", c.DocumentTokens);
+    }
+
+    [Fact]
+    public void A_misspelt_field_tag_value_or_measurement_is_reported()
+    {
+        var c = SchemaContract.Load();
+        Assert.Empty(c.Violations("SELECT last(\"kiln_temp_c\") AS \"t\" FROM \"kiln\" WHERE \"site\" =~ /^(a)$/ GROUP BY \"kiln\""));
+        Assert.Single(c.Violations("SELECT last(\"kiln_temp\") FROM \"kiln\""));
+        Assert.Single(c.Violations("SELECT \"toe\" FROM \"enpi\" WHERE \"period\" = 'months'"));
+        Assert.Contains("measurement \"enpis\" is not in docs/schema.md", c.Violations("SELECT \"toe\" FROM \"enpis\""));
+    }
+
+    [Fact]
+    public void Every_dashboard_query_keeps_to_the_schema_contract()
+    {
+        var c = SchemaContract.Load();
+        var problems = new List<string>();
+        foreach (var d in DashboardFile.AllPaths().Select(DashboardFile.Load))
+        {
+            foreach (var p in d.Panels)
+            {
+                foreach (var t in p.Targets)
+                    problems.AddRange(c.Violations(t.Query).Select(v => $"{d.FileName}: panel '{p.Title}' query {t.RefId}: {v}"));
+            }
+            foreach (var v in d.Variables.Where(v => v.Type == "query"))
+                problems.AddRange(c.Violations(v.Query).Select(x => $"{d.FileName}: variable {v.Name}: {x}"));
+            foreach (var a in d.Annotations.Where(a => !a.BuiltIn))
+                problems.AddRange(c.Violations(a.Query).Select(x => $"{d.FileName}: annotation '{a.Name}': {x}"));
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+}
