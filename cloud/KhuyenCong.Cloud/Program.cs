@@ -22,6 +22,9 @@ namespace KhuyenCong.Cloud
                             [--poll 2s] [--seed 7]
                                                     write simulated raw data of past days into InfluxDB (and a
                                                     production entry per firing into the ledger), as fast as it goes
+              kc-cloud recompute --config <cloud.yaml> --from <2026-11-01> [--to <2026-11-30>]
+                                                    rerun the analytics jobs over a range (local days, or instants
+                                                    like 2026-11-01T08:00:00+07:00; --to defaults to now)
 
             Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or arguments.
             """;
@@ -52,6 +55,7 @@ namespace KhuyenCong.Cloud
                 {
                     "token" => PrintToken(),
                     "history" => await Demo.HistoryCli.RunAsync(o, stop.Token).ConfigureAwait(false),
+                    "recompute" => await Jobs.RecomputeCli.RunAsync(o, stop.Token).ConfigureAwait(false),
                     "run" => await CloudHost.RunAsync(Require(o, "config"), stop.Token).ConfigureAwait(false),
                     "demo" => await DemoRunner.RunAsync(new DemoOptions
                     {
