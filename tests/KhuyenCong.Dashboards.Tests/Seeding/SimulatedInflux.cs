@@ -1,8 +1,11 @@
 using System.Diagnostics;
+using KhuyenCong.Analytics.Factors;
 using KhuyenCong.Cloud.Config;
 using KhuyenCong.Cloud.Demo;
 using KhuyenCong.Cloud.Influx;
+using KhuyenCong.Cloud.Jobs;
 using KhuyenCong.Cloud.Production;
+using KhuyenCong.Cloud.Sites;
 using KhuyenCong.TestSupport;
 
 namespace KhuyenCong.Dashboards.Tests.Seeding;
@@ -23,7 +26,7 @@ public sealed class SimulatedInflux : IAsyncLifetime
     public const string Database = "khuyencong";
     public const string HistorySite = "bat-trang-demo";
     public const string LiveSite = "bat-trang-live";
-    public static readonly TimeSpan HistoryLength = TimeSpan.FromDays(7);
+    public static readonly TimeSpan HistoryLength = TimeSpan.FromDays(10);
     public static readonly TimeSpan HistoryPollInterval = TimeSpan.FromSeconds(10);
 
     private readonly TempDirectory _dir = new("kc-dash-data");
@@ -62,13 +65,25 @@ public sealed class SimulatedInflux : IAsyncLifetime
         Description += $"; a live pipeline run of {LiveSite} up to {liveEnd:O}";
         Now = liveEnd > to ? liveEnd : to;
 
-        // 3. The analytics jobs: see RunJobsAsync.
-        Description += await RunJobsAsync();
+        // 3. The analytics jobs over all of it.
+        Description += await RunJobsAsync(to - HistoryLength, Now.AddSeconds(1));
         Description += $"; seeded in {clock.Elapsed.TotalSeconds:0.0} s";
     }
 
-    /// <summary>Runs the analytics jobs that write the derived series; returns what it did, for the description.</summary>
-    private static Task<string> RunJobsAsync() => Task.FromResult("; analytics jobs NOT run (not on this branch yet): derived series are empty");
+    /// <summary>
+    /// Runs the analytics jobs once over the whole history, as <c>kc-cloud recompute</c> does, with the shipped site
+    /// registry and factor files; returns what they did, for the description. A failed run throws.
+    /// </summary>
+    private async Task<string> RunJobsAsync(DateTimeOffset from, DateTimeOffset to)
+    {
+        var registry = SiteRegistry.Load(Path.Combine(RepoPaths.Root, "firmware-config", "sites", "sites.yaml"));
+        var factors = FactorSet.LoadDirectory(Path.Combine(RepoPaths.Root, "firmware-config", "factors"));
+        using var sink = new InfluxV1Sink(new InfluxConfig { Url = Server.Url, Database = Database }, password: null);
+        using var influx = new InfluxQlClient(Server.Url, Database, timeout: TimeSpan.FromMinutes(5));
+        var job = new AnalyticsJob(registry, factors, influx, sink, _production!);
+        var r = await job.RunAsync(from, to, "recompute", default);
+        return $"; analytics jobs over {r.From:u} … {r.To:u}: {r.Points} derived points, {r.Firings} firings in {r.Duration.TotalSeconds:0.0} s";
+    }
 
     public async Task DisposeAsync()
     {
