@@ -22,6 +22,7 @@ public sealed class QueryExecutionTests(SimulatedInflux data, ITestOutputHelper 
         var d = DashboardFile.Load(Path.Combine(Repo.DashboardJsonDir, file));
         var range = TimeRange.Parse(d.TimeFrom!, d.TimeTo!, data.Now);
         var runner = new QueryRunner(data.Client, DatasourceMinInterval());
+        output.WriteLine($"data: {data.Description}; range {range.From:O} .. {range.To:O}");
 
         var (values, outcomes) = await runner.ResolveVariablesAsync(d, range);
         outcomes.AddRange(await runner.RunPanelsAsync(d, range, values));
