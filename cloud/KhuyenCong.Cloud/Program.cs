@@ -16,7 +16,7 @@ namespace KhuyenCong.Cloud
               kc-cloud run --config <cloud.yaml>      ingest every gateway's telemetry into InfluxDB until stopped
               kc-cloud token                          print a new API token and the line access.yaml keeps of it
               kc-cloud demo --edge <kc-edge.dll> --sim <kc-sim.dll> --gateway <gateway.yaml> --work-dir <dir>
-                            [--duration 5m] [--influx-url http://host:8086] [--time-scale 600]
+                            [--duration 5m] [--influx-url http://host:8086] [--time-scale 600] [--history-days 10]
                                                     the whole pipeline with a simulated workshop (./kc demo)
               kc-cloud history --config <cloud.yaml> --gateway <gateway.yaml> [--days 7] [--to 2026-11-29T00:00:00Z]
                             [--poll 2s] [--seed 7]
@@ -66,6 +66,7 @@ namespace KhuyenCong.Cloud
                         Duration = o.TryGetValue("duration", out var d) ? YamlBinder.ParseDuration(d) : null,
                         InfluxUrl = o.GetValueOrDefault("influx-url"),
                         TimeScale = o.TryGetValue("time-scale", out var ts) ? double.Parse(ts, CultureInfo.InvariantCulture) : 600,
+                        HistoryDays = o.TryGetValue("history-days", out var hd) ? double.Parse(hd, CultureInfo.InvariantCulture) : 10,
                     }, stop.Token).ConfigureAwait(false),
                     _ => throw new ArgumentException($"unknown command '{args[0]}'"),
                 };

@@ -50,7 +50,11 @@ public sealed class SimulatedPolls
     /// Advances the workshop to the next poll instant and returns the readings of every device due then (one or more
     /// devices; all readings of one device share the timestamp).
     /// </summary>
-    public IReadOnlyList<Reading> Poll()
+    public IReadOnlyList<Reading> Poll() => Poll(read: true);
+
+    /// <summary>As <see cref="Poll()"/>; with <paramref name="read"/> false the workshop advances exactly the same way but no
+    /// device is read (a dry run that finds out where a history ends).</summary>
+    public IReadOnlyList<Reading> Poll(bool read)
     {
         var at = NextPoll;
         if (at > Now)
@@ -64,6 +68,7 @@ public sealed class SimulatedPolls
         {
             if (_next[i] != at) continue;
             _next[i] = at + _devices[i].Poll;
+            if (!read) continue;
             var (d, profile, _) = _devices[i];
             foreach (var p in profile.Profile.Points)
             {

@@ -38,6 +38,10 @@ public sealed class JobsConfig
     /// a drop across it is a rollover, not a reset.
     /// </summary>
     public Dictionary<string, double> CounterModulus { get; set; } = [];
+    /// <summary>Runs of kiln_running shorter than this are blips, not firings.</summary>
+    public TimeSpan MinFiring { get; set; } = TimeSpan.FromMinutes(30);
+    /// <summary>A production entry belongs to a firing when its firing time is within the firing, give or take this.</summary>
+    public TimeSpan ProductionMatch { get; set; } = TimeSpan.FromHours(1);
 }
 
 public sealed class HttpConfig
@@ -191,6 +195,7 @@ public static class CloudConfigLoader
         {
             if (c.Registry is null) throw b.Error(j, null, "the analytics jobs need the site registry: set registry");
             if (j.Interval < TimeSpan.FromSeconds(1)) throw b.Error(j, nameof(j.Interval), "must be at least 1s");
+            if (j.MinFiring < TimeSpan.Zero) throw b.Error(j, nameof(j.MinFiring), "must not be negative");
             if (j.Window < TimeSpan.FromHours(1) || j.Window > TimeSpan.FromDays(400)) throw b.Error(j, nameof(j.Window), "must be 1h–400d");
             foreach (var (device, modulus) in j.CounterModulus)
             {

@@ -26,6 +26,12 @@ public sealed record HistoryOptions
     public (TimeSpan Min, TimeSpan Max) Rest { get; init; } = (TimeSpan.FromMinutes(20), TimeSpan.FromHours(4));
     /// <summary>Who the production entries are recorded by.</summary>
     public string RecordedBy { get; init; } = "simulator";
+    /// <summary>
+    /// Make the history join a live simulator started at its end (the demo): stop at the last poll before the end at
+    /// which every kiln was idle (no firing is cut in two), and shift every cumulative counter so that it ends at the
+    /// value a fresh simulator starts from (the live counters carry on, with no drop that would read as a reset).
+    /// </summary>
+    public bool EndAtLiveStart { get; init; }
 }
 
 /// <summary>A firing the history started, with the load it was given.</summary>
@@ -65,19 +71,23 @@ public static class SimulatedHistory
         var o = options ?? new HistoryOptions();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var cfg = gateway.Config;
+        var offsets = new Dictionary<(string Device, string Point), double>();
+        if (o.EndAtLiveStart) (to, offsets) = DryRun(gateway, from, to, o);
         var polls = new SimulatedPolls(gateway, from, o.Seed, o.PollInterval);
         var random = new Random(o.Seed);
         var firings = new List<SimulatedFiring>();
+        var loading = new Dictionary<string, SimulatedFiring>(StringComparer.Ordinal);
+        var kilnOf = cfg.Devices.ToDictionary(d => d.Id, d => d.Kiln, StringComparer.Ordinal);
         foreach (var kiln in polls.Workshop.Kilns.Values)
         {
             kiln.FiringStarting += k =>
             {
                 var (min, max) = k.Fuel == KilnFuel.Electric ? o.ElectricLoadKg : o.LpgLoadKg;
                 k.LoadKg = Math.Round(min + (max - min) * random.NextDouble(), 1);
-                var at = from + TimeSpan.FromSeconds(polls.Workshop.SimulatedSeconds);
                 var product = k.Fuel == KilnFuel.Electric ? "glazed tableware" : "stoneware vases";
                 var pieces = (int)Math.Round(k.LoadKg / (k.Fuel == KilnFuel.Electric ? 0.6 : 2.5));
-                firings.Add(new SimulatedFiring(k.Id, at, k.LoadKg, pieces, product));
+                // Its start is the first poll that reads kiln_running = 1, as the jobs will see it (set below).
+                loading[k.Id] = new SimulatedFiring(k.Id, default, k.LoadKg, pieces, product);
                 // The rest before the next firing: firings then start at different hours of the day.
                 k.RestBetweenFirings = o.Rest.Min + (o.Rest.Max - o.Rest.Min) * random.NextDouble();
             };
@@ -90,7 +100,14 @@ public static class SimulatedHistory
             ct.ThrowIfCancellationRequested();
             var batch = polls.Poll();
             if (batch.Count == 0) continue;
+            if (offsets.Count > 0)
+                batch = [.. batch.Select(r => offsets.TryGetValue((r.Device, r.Point), out var shift) ? r with { Value = r.Value + shift } : r)];
             readings += batch.Count;
+            foreach (var r in batch)
+            {
+                if (r.Point == "kiln_running" && r.Value >= 0.5 && kilnOf[r.Device] is { } kiln && loading.Remove(kiln, out var f))
+                    firings.Add(f with { Start = r.Timestamp });
+            }
             pending.AddRange(LineProtocol.FromBatch(new TelemetryBatch { Site = cfg.Site, Gateway = cfg.Gateway, Sequence = ++seq, Sent = polls.Now, Devices = devices, Readings = batch }));
             if (pending.Count >= o.BatchLines)
             {
@@ -115,5 +132,46 @@ public static class SimulatedHistory
             }
         }
         return new HistoryResult(from, to, lines, readings, firings, clock.Elapsed);
+    }
+
+    private static readonly string[] Counters = ["energy_import_kwh", "energy_total_kwh", "gas_volume_m3"];
+
+    /// <summary>
+    /// Steps the same workshop the same way without reading or writing: the last poll before <paramref name="to"/> with
+    /// every kiln idle, and per counter the shift that makes its value there equal its value at the start of a fresh
+    /// simulator.
+    /// </summary>
+    private static (DateTimeOffset End, Dictionary<(string, string), double> Offsets) DryRun(LoadedGateway gateway, DateTimeOffset from, DateTimeOffset to, HistoryOptions o)
+    {
+        var fresh = new SimulatedPolls(gateway, from, o.Seed, o.PollInterval);
+        var dry = new SimulatedPolls(gateway, from, o.Seed, o.PollInterval);
+        var random = new Random(o.Seed);
+        foreach (var kiln in dry.Workshop.Kilns.Values)
+        {
+            // The same draws in the same order as the real pass, so the workshop evolves identically.
+            kiln.FiringStarting += k =>
+            {
+                var (min, max) = k.Fuel == KilnFuel.Electric ? o.ElectricLoadKg : o.LpgLoadKg;
+                k.LoadKg = Math.Round(min + (max - min) * random.NextDouble(), 1);
+                k.RestBetweenFirings = o.Rest.Min + (o.Rest.Max - o.Rest.Min) * random.NextDouble();
+            };
+        }
+        var end = from;
+        var atEnd = new Dictionary<(string, string), double>();
+        while (dry.NextPoll < to)
+        {
+            dry.Poll(read: false);
+            if (dry.Workshop.Kilns.Values.Any(k => k.Running)) continue;
+            end = dry.Now + TimeSpan.FromMilliseconds(1);
+            foreach (var d in gateway.Config.Devices)
+            {
+                foreach (var p in Counters)
+                {
+                    if (dry.Workshop.Value(d.Id, p) is { } v) atEnd[(d.Id, p)] = v;
+                }
+            }
+        }
+        var offsets = atEnd.ToDictionary(kv => kv.Key, kv => fresh.Workshop.Value(kv.Key.Item1, kv.Key.Item2)!.Value - kv.Value);
+        return (end, offsets);
     }
 }

@@ -35,6 +35,8 @@ public sealed record JobOptions
     /// <summary>LPG scale: falls are counted once they exceed this (kg), against scale noise.</summary>
     public double LpgDeadbandKg { get; init; } = 0.05;
     public RunStateOptions RunState { get; init; } = new();
+    /// <summary>A production entry belongs to a firing when its firing time is within the firing ± this.</summary>
+    public TimeSpan ProductionMatch { get; init; } = TimeSpan.FromHours(1);
     public TemperatureFiringOptions Temperature { get; init; } = new();
 }
 
@@ -158,7 +160,7 @@ public sealed class AnalyticsJob(SiteRegistry registry, FactorSet factors, Influ
         {
             var carriers = site.MetersOf(kiln.Id).Select(m => new CarrierSeries(m.Device, m.Carrier, UnitOf(m), series[m.Device].Intervals)).ToList();
             var points = windows[kiln.Id]
-                .Select(f => FiringPoint(FiringCalculator.Compute(f, carriers, ledger, factors, _o.Voltage)))
+                .Select(f => FiringPoint(FiringCalculator.Compute(f, carriers, ledger, factors, _o.Voltage, _o.ProductionMatch)))
                 .ToList();
             count += points.Count;
             await store.ReplaceAsync(FiringMeasurement, new Dictionary<string, string> { ["site"] = site.Id, ["kiln"] = kiln.Id },

@@ -66,6 +66,8 @@ public sealed class JobLoop : IAsyncDisposable
             Window = j.Window,
             Voltage = j.VoltageLevel,
             CounterModulus = j.CounterModulus,
+            RunState = new KhuyenCong.Analytics.Firings.RunStateOptions { MinDuration = j.MinFiring },
+            ProductionMatch = j.ProductionMatch,
         }, logs.CreateLogger("jobs"));
         return (job, influx, production);
     }
