@@ -132,7 +132,7 @@ public sealed class AnalyticsJob(SiteRegistry registry, FactorSet factors, Influ
         var rangeFrom = wFrom;
         foreach (var kiln in site.Kilns)
         {
-            var found = await DetectFiringsAsync(site, kiln, wFrom - _o.LongestFiring, wTo, ct).ConfigureAwait(false);
+            var found = await DetectFiringsAsync(site, kiln, wFrom, wTo, ct).ConfigureAwait(false);
             var overlapping = found.Where(f => f.Status != FiringStatus.StartedBeforeData && f.End > wFrom).ToList();
             windows[kiln.Id] = overlapping;
             foreach (var f in overlapping) rangeFrom = f.Start < rangeFrom ? f.Start : rangeFrom;
@@ -178,14 +178,26 @@ public sealed class AnalyticsJob(SiteRegistry registry, FactorSet factors, Influ
         return (rangeFrom, count);
     }
 
+    /// <summary>
+    /// The kiln's firings in [from, to): from run state, looking back up to <see cref="JobOptions.LongestFiring"/> only
+    /// when the kiln was running at <paramref name="from"/>; peak temperatures over the firings found. A kiln without run
+    /// state is detected from temperature (over the whole look-back).
+    /// </summary>
     private async Task<IReadOnlyList<FiringWindow>> DetectFiringsAsync(SiteEntry site, KilnEntry kiln, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
     {
         var tags = new Dictionary<string, string> { ["site"] = site.Id, ["kiln"] = kiln.Id };
         var running = await RawSeries.ReadAsync(influx, "kiln_running", tags, from, to, pad: false, ct).ConfigureAwait(false);
-        var temps = await RawSeries.ReadAsync(influx, "kiln_temp_c", tags, from, to, pad: false, ct).ConfigureAwait(false);
-        return running.Count > 0
-            ? FiringDetector.FromRunState(site.Id, kiln.Id, running, _o.RunState, temps)
-            : FiringDetector.FromTemperature(site.Id, kiln.Id, temps, _o.Temperature);
+        if (running.Count > 0 && running[0].Value >= 0.5)
+            running = await RawSeries.ReadAsync(influx, "kiln_running", tags, from - _o.LongestFiring, to, pad: false, ct).ConfigureAwait(false);
+        if (running.Count == 0)
+        {
+            var all = await RawSeries.ReadAsync(influx, "kiln_temp_c", tags, from - _o.LongestFiring, to, pad: false, ct).ConfigureAwait(false);
+            return FiringDetector.FromTemperature(site.Id, kiln.Id, all, _o.Temperature);
+        }
+        var found = FiringDetector.FromRunState(site.Id, kiln.Id, running, _o.RunState);
+        if (found.Count == 0) return found;
+        var temps = await RawSeries.ReadAsync(influx, "kiln_temp_c", tags, found.Min(f => f.Start), to, pad: false, ct).ConfigureAwait(false);
+        return FiringDetector.FromRunState(site.Id, kiln.Id, running, _o.RunState, temps);
     }
 
     /// <summary>Raw samples → intervals, by what the meter's point is (counter, stock on a scale, or power).</summary>

@@ -30,18 +30,28 @@ public static class RawSeries
         var m = Ident(MeasurementOf(field));
         var f = Ident(field);
         var where = string.Join(" AND ", tags.Select(t => $"{Ident(t.Key)} = {Literal(t.Value)}"));
-        var q = $"SELECT {f} FROM {m} WHERE {where} AND time >= {Ms(from)} AND time < {Ms(to)}";
-        if (pad) q += $"; SELECT last({f}) FROM {m} WHERE {where} AND time < {Ms(from)}; SELECT first({f}) FROM {m} WHERE {where} AND time >= {Ms(to)}";
-        var series = await influx.QueryAsync(q, ct).ConfigureAwait(false);
         var all = new SortedDictionary<long, double>();
+        // In slices of six hours: the answer of one query is held in memory whole (about 10,000 rows at 2 s polls).
+        for (var a = from; a < to; a += Slice)
+        {
+            var b = a + Slice < to ? a + Slice : to;
+            Add(all, await influx.QueryAsync($"SELECT {f} FROM {m} WHERE {where} AND time >= {Ms(a)} AND time < {Ms(b)}", ct).ConfigureAwait(false));
+        }
+        if (pad)
+            Add(all, await influx.QueryAsync($"SELECT last({f}) FROM {m} WHERE {where} AND time < {Ms(from)}; SELECT first({f}) FROM {m} WHERE {where} AND time >= {Ms(to)}", ct).ConfigureAwait(false));
+        return [.. all.Select(kv => new Sample(DateTimeOffset.FromUnixTimeMilliseconds(kv.Key), kv.Value))];
+    }
+
+    private static readonly TimeSpan Slice = TimeSpan.FromHours(6);
+
+    private static void Add(SortedDictionary<long, double> all, IReadOnlyList<Series> series)
+    {
         foreach (var s in series)
         {
             foreach (var row in s.Values)
             {
-                if (row[1].ValueKind != JsonValueKind.Number) continue;
-                all.TryAdd(row[0].GetInt64(), row[1].GetDouble());
+                if (row[1].ValueKind == JsonValueKind.Number) all.TryAdd(row[0].GetInt64(), row[1].GetDouble());
             }
         }
-        return [.. all.Select(kv => new Sample(DateTimeOffset.FromUnixTimeMilliseconds(kv.Key), kv.Value))];
     }
 }
