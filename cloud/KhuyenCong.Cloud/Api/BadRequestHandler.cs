@@ -1,0 +1,109 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using KhuyenCong.Cloud.Web;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace KhuyenCong.Cloud.Api;
+
+/// <summary>
+/// Turns the framework's own request-binding failures (malformed JSON, a value of the wrong type, an unknown field, no
+/// body, a body that is not JSON) into a 400 ProblemDetails whose <c>errors</c> names the JSON field, e.g.
+/// <c>{"errors": {"ware_kg": ["must be a number"]}}</c>, instead of a bare 400. Minimal APIs throw these only with
+/// <c>RouteHandlerOptions.ThrowOnBadRequest</c>, which <see cref="ApiEndpoints.AddKcApi"/> turns on.
+/// </summary>
+public sealed partial class BadRequestHandler(IProblemDetailsService problems) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is not BadHttpRequestException bad) return false;
+        var errors = new Errors();
+        if (bad.InnerException is JsonException json)
+        {
+            var field = FieldOf(json.Path);
+            errors.Add(field, MessageOf(json));
+        }
+        else if (bad.StatusCode == StatusCodes.Status415UnsupportedMediaType)
+        {
+            errors.Add("body", "must be JSON (Content-Type: application/json)");
+        }
+        else if (bad.Message.Contains("no body was provided", StringComparison.Ordinal) || bad.Message.Contains("from the request body", StringComparison.Ordinal))
+        {
+            errors.Add("body", "a JSON object is required");
+        }
+        else
+        {
+            errors.Add(ParameterOf(bad.Message) ?? "request", bad.Message);
+        }
+        http.Response.StatusCode = bad.StatusCode;
+        var problem = new HttpValidationProblemDetails(errors.ToDictionary())
+        {
+            Status = bad.StatusCode,
+            Title = "The request is not valid",
+            Detail = string.Join("; ", errors.ToDictionary().Select(kv => $"{kv.Key}: {string.Join(", ", kv.Value)}")),
+        };
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem, Exception = exception }).ConfigureAwait(false);
+    }
+
+    /// <summary><c>$.ware_kg</c> → <c>ware_kg</c>; <c>$</c> (the document itself) → <c>body</c>.</summary>
+    internal static string FieldOf(string? path)
+    {
+        if (string.IsNullOrEmpty(path) || path == "$") return "body";
+        var p = path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
+        return p.Replace("['", "", StringComparison.Ordinal).Replace("']", "", StringComparison.Ordinal);
+    }
+
+    internal static string MessageOf(JsonException json)
+    {
+        var m = json.Message;
+        var conv = ConvertedTo().Match(m);
+        if (conv.Success)
+        {
+            return conv.Groups[1].Value switch
+            {
+                "Double" or "Single" or "Decimal" => "must be a number",
+                "Int32" or "Int64" or "Int16" => "must be a whole number",
+                "String" => "must be a string",
+                "DateTimeOffset" or "DateTime" => "must be an instant with its offset (2026-11-28T08:00:00+07:00)",
+                "Boolean" => "must be true or false",
+                _ => "has the wrong type",
+            };
+        }
+        if (m.Contains("could not be mapped", StringComparison.Ordinal)) return "is not a known field";
+        var cut = m.IndexOf(" Path:", StringComparison.Ordinal);
+        var reader = cut > 0 ? m[..cut] : m;
+        var at = json.LineNumber is { } line ? $" (line {line + 1}, byte {json.BytePositionInLine + 1})" : "";
+        return $"is not valid JSON: {reader}{at}";
+    }
+
+    private static string? ParameterOf(string message)
+    {
+        var m = ParameterName().Match(message);
+        return m.Success ? m.Groups[1].Value : null;
+    }
+
+    [GeneratedRegex(@"could not be converted to (?:System\.Nullable`1\[)?System\.(\w+)")]
+    private static partial Regex ConvertedTo();
+
+    [GeneratedRegex("parameter \"(?:\\w+ )?(\\w+)\"")]
+    private static partial Regex ParameterName();
+}
+
+/// <summary>Production entries may be written only by an operator of the site in the route (an unknown site is left to answer 404).</summary>
+public sealed class EnterProductionRequirement : IAuthorizationRequirement, IAuthorizationHandler
+{
+    public const string Policy = "enter-production";
+
+    public Task HandleAsync(AuthorizationHandlerContext context)
+    {
+        if (context.Resource is HttpContext http && http.Items.TryGetValue(typeof(Access.Principal), out var p) && p is Access.Principal user)
+        {
+            var site = http.GetRouteValue("site") as string ?? "";
+            var registry = (Sites.SiteRegistry)http.RequestServices.GetService(typeof(Sites.SiteRegistry))!;
+            if (registry.Find(site) is null || user.CanEnterProduction(site)) context.Succeed(this);
+        }
+        return Task.CompletedTask;
+    }
+}
