@@ -32,6 +32,20 @@ public static class ApiEndpoints
         // Binding failures throw, so BadRequestHandler can answer with a ProblemDetails naming the field.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddExceptionHandler<BadRequestHandler>();
+        // A body that is not JSON is refused by routing (415) before the endpoint runs: name the body in that answer too.
+        services.PostConfigure<ProblemDetailsOptions>(o =>
+        {
+            var previous = o.CustomizeProblemDetails;
+            o.CustomizeProblemDetails = c =>
+            {
+                previous?.Invoke(c);
+                if (c.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType && !c.ProblemDetails.Extensions.ContainsKey("errors"))
+                {
+                    c.ProblemDetails.Detail ??= "body: must be JSON (Content-Type: application/json)";
+                    c.ProblemDetails.Extensions["errors"] = new Dictionary<string, string[]> { ["body"] = ["must be JSON (Content-Type: application/json)"] };
+                }
+            };
+        });
         services.AddAuthorizationBuilder().AddPolicy(EnterProductionRequirement.Policy, p => p.RequireAuthenticatedUser().AddRequirements(new EnterProductionRequirement()));
         services.AddSingleton(new SiteData(ctx.Influx));
         return services;
@@ -304,7 +318,9 @@ public static class ApiEndpoints
             var sav = await Savings(data, factors, s, null, "month", new PeriodQuery(period.StartUtc, period.EndUtc), ct).ConfigureAwait(false);
             rows.Add((s, enpi, toe, sav.SavingsPct));
         }
-        var ranking = ComplianceReports.RankBySec(rows.Select(r => new SiteSec(r.Site.Id, r.Year?.EnergyMj ?? 0, r.Year?.ProductionKg ?? 0)))
+        // Ranked by the year's SEC as the EnPI defines it: energy of the firings with production / their production.
+        var ranking = ComplianceReports.RankBySec(rows.Select(r => r.Year is { SecMjPerKg: { } sec, ProductionKg: { } kg } && kg > 0
+                ? new SiteSec(r.Site.Id, sec * kg, kg) : new SiteSec(r.Site.Id, 0, 0)))
             .ToDictionary(r => r.Site, StringComparer.Ordinal);
         var list = rows.Select(r => new SiteComplianceDto(
             r.Site.Id, r.Site.Name, year, [.. r.Toe.ByCarrier.Select(c => CarrierUse(c, factors.Toe.GjPerToe * 1000))], r.Toe.TotalToe, r.Toe.Threshold.ToePerYear, r.Toe.Threshold.Source.Document,

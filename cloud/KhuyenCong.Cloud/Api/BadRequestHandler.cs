@@ -23,7 +23,7 @@ public sealed partial class BadRequestHandler(IProblemDetailsService problems) :
         if (bad.InnerException is JsonException json)
         {
             var field = FieldOf(json.Path);
-            errors.Add(field, MessageOf(json));
+            errors.Add(field, TypeMessage(http, field) is { } m && !IsSyntaxError(json) ? m : MessageOf(json));
         }
         else if (bad.StatusCode == StatusCodes.Status415UnsupportedMediaType)
         {
@@ -55,21 +55,41 @@ public sealed partial class BadRequestHandler(IProblemDetailsService problems) :
         return p.Replace("['", "", StringComparison.Ordinal).Replace("']", "", StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// "must be a number" etc. from the type of the body's property with that JSON name (the endpoint declares its body
+    /// type with Accepts); null when it cannot be told. System.Text.Json names only the record in its message.
+    /// </summary>
+    private static string? TypeMessage(HttpContext http, string field)
+    {
+        // The exception handler has cleared the request's endpoint; its feature keeps the one that failed.
+        var endpoint = http.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? http.GetEndpoint();
+        var type = endpoint?.Metadata.GetOrderedMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>().Select(m => m.RequestType).FirstOrDefault(t => t is not null);
+        var prop = type?.GetProperties().FirstOrDefault(p => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name) == field);
+        if (prop is null) return null;
+        var t = Nullable.GetUnderlyingType(prop.PropertyType) ?? prop.PropertyType;
+        return TypeMessage(t.Name);
+    }
+
+    /// <summary>A reader error (broken JSON) rather than a value of the wrong type.</summary>
+    private static bool IsSyntaxError(JsonException json) => json.InnerException is not null && json.InnerException.GetType().Name == "JsonReaderException";
+
+    private static string TypeMessage(string typeName) => typeName switch
+    {
+        "Double" or "Single" or "Decimal" => "must be a number",
+        "Int32" or "Int64" or "Int16" => "must be a whole number",
+        "String" => "must be a string",
+        "DateTimeOffset" or "DateTime" => "must be an instant with its offset (2026-11-28T08:00:00+07:00)",
+        "Boolean" => "must be true or false",
+        _ => "has the wrong type",
+    };
+
     internal static string MessageOf(JsonException json)
     {
         var m = json.Message;
         var conv = ConvertedTo().Match(m);
         if (conv.Success)
         {
-            return conv.Groups[1].Value switch
-            {
-                "Double" or "Single" or "Decimal" => "must be a number",
-                "Int32" or "Int64" or "Int16" => "must be a whole number",
-                "String" => "must be a string",
-                "DateTimeOffset" or "DateTime" => "must be an instant with its offset (2026-11-28T08:00:00+07:00)",
-                "Boolean" => "must be true or false",
-                _ => "has the wrong type",
-            };
+            return TypeMessage(conv.Groups[1].Value);
         }
         if (m.Contains("could not be mapped", StringComparison.Ordinal)) return "is not a known field";
         var cut = m.IndexOf(" Path:", StringComparison.Ordinal);
