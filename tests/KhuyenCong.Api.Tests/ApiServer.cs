@@ -33,6 +33,8 @@ public sealed class ApiServer : IAsyncLifetime
               - { device: kiln1-lpg, gateway: gw-a, kiln: kiln-1, carrier: lpg, point: lpg_mass_kg, poll_interval: 10s }
               - { device: kiln2-meter, gateway: gw-a, kiln: kiln-2, carrier: electricity, point: energy_import_kwh, poll_interval: 5s }
             baseline: { from: 2024-01-01, to: 2024-12-31 }
+            measures:
+              - { name: "Fibre door lining", implemented: 2025-02-01, kiln: kiln-1, description: "less heat lost through the door", expected_savings_percent: 4 }
           - id: site-b
             name: "Workshop B"
             gateways: [{ id: gw-b }]

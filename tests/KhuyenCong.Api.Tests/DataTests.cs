@@ -21,6 +21,9 @@ public sealed class DataTests(ApiServer server)
         Assert.Equal(5, main.GetProperty("poll_interval_s").GetDouble());
         Assert.Equal(5, s.GetProperty("target_savings_percent").GetDouble());
         Assert.Equal(DateTimeOffset.Parse("2023-12-31T17:00:00Z", System.Globalization.CultureInfo.InvariantCulture), s.GetProperty("baseline").GetProperty("from").GetDateTimeOffset());
+        var measure = Assert.Single(s.GetProperty("measures").EnumerateArray());
+        Assert.Equal("2025-02-01", measure.GetProperty("implemented").GetString());
+        Assert.Equal(4, measure.GetProperty("expected_savings_percent").GetDouble());
         using var centre = server.Client("centre");
         Assert.Equal(8, (await centre.GetFromJsonAsync<JsonElement>("/api/v1/sites/site-c")).GetProperty("target_savings_percent").GetDouble());
     }

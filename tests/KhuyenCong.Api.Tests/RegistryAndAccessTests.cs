@@ -36,6 +36,16 @@ public sealed class RegistryAndAccessTests
         Assert.Equal("sites.yaml:12:29: sites[1].meters[0].kiln: kiln 'kiln-9' is not a kiln of site 'b' (kiln-1)", ex.Message);
     }
 
+    [Theory]
+    [InlineData("{ name: lid, implemented: 2025-13-01 }", "sites.yaml:12:35: sites[1].measures[0].implemented: '2025-13-01' is not a date (YYYY-MM-DD)")]
+    [InlineData("{ name: lid, implemented: 2025-01-01, kiln: kiln-2 }", "sites.yaml:12:53: sites[1].measures[0].kiln: kiln 'kiln-2' is not a kiln of site 'b' (kiln-1)")]
+    [InlineData("{ name: lid, implemented: 2025-01-01, expected_savings_percent: 0 }", "sites.yaml:12:73: sites[1].measures[0].expected_savings_percent: must be between 0 and 100 (a percentage)")]
+    public void A_wrong_measure_names_its_place(string measure, string message)
+    {
+        var ex = Assert.Throws<ConfigException>(() => SiteRegistry.Parse(TwoSites + "\n    measures:\n      - " + measure + "\n", "sites.yaml"));
+        Assert.Equal(message, ex.Message);
+    }
+
     private static readonly SiteRegistry Sites = SiteRegistry.Parse(TwoSites, "sites.yaml");
 
     [Fact]

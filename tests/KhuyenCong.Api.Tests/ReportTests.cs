@@ -55,6 +55,8 @@ public sealed partial class ReportTests(ApiServer server)
         Assert.Equal(5, V("target", "site-a", "2026", "savings_pct"));
         Assert.Equal(V("sec", "site-a", "2025", "mj_per_kg") * 0.95, V("target", "site-a", "2026", "sec_mj_per_kg"), 9);
         Assert.Equal(1, V("baseline", "site", "month", "adequate"));
+        Assert.Equal("Fibre door lining", data.Single(d => d.Section == "measure" && d.Scope == "kiln-1" && d.Period == "2025-02-01" && d.Quantity == "name").Value);
+        Assert.Equal(4, V("measure", "kiln-1", "2025-02-01", "expected_savings_pct"));
         Assert.Equal(0, V("baseline", "kiln:kiln-2", "firing", "adequate"));
     }
 
@@ -78,8 +80,10 @@ public sealed partial class ReportTests(ApiServer server)
         var sec = SecChart().Match(html).Value;
         Assert.Equal(3, Regex.Count(sec, "<circle "));
         var jan = Seed.SiteAMonths()[0];
-        Assert.Contains($"01: {(jan.SecEnergyMj / jan.WareKg).ToString("#,0.##", Inv)} MJ/kg", sec, StringComparison.Ordinal);
+        Assert.Contains($"Jan: {(jan.SecEnergyMj / jan.WareKg).ToString("#,0.##", Inv)} MJ/kg", sec, StringComparison.Ordinal);
         Assert.Contains("Not a key energy consumer", html, StringComparison.Ordinal);
+        Assert.Contains("<td>Fibre door lining</td><td>2025-02-01</td><td>kiln-1</td><td class=\"n\">4.0 %</td>", html, StringComparison.Ordinal);
+        Assert.Contains("Baseline period: 2024-01-01 – 2024-12-31 (local days)", html, StringComparison.Ordinal);
     }
 
     [Fact]

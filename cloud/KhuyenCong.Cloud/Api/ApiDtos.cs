@@ -9,7 +9,10 @@ public sealed record SiteDto(string Id, string Name, string? Address, IReadOnlyL
 
 public sealed record SiteDetailDto(
     string Id, string Name, string? Address, string? Contact, string Facility, double TargetSavingsPercent,
-    IReadOnlyList<GatewayDto> Gateways, IReadOnlyList<KilnDto> Kilns, IReadOnlyList<MeterDto> Meters, BaselinePeriodDto? Baseline);
+    IReadOnlyList<GatewayDto> Gateways, IReadOnlyList<KilnDto> Kilns, IReadOnlyList<MeterDto> Meters, BaselinePeriodDto? Baseline, IReadOnlyList<MeasureDto> Measures);
+
+/// <summary>An energy-saving measure from the site registry; <c>implemented</c> is a local day.</summary>
+public sealed record MeasureDto(string Name, DateOnly Implemented, string? Kiln, string? Description, double? ExpectedSavingsPercent);
 
 public sealed record GatewayDto(string Id, string? Description);
 

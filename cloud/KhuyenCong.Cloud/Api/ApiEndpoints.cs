@@ -239,7 +239,8 @@ public static class ApiEndpoints
         [.. s.Gateways.Select(g => new GatewayDto(g.Id, g.Description))],
         [.. s.Kilns.Select(k => new KilnDto(k.Id, k.Name, YamlBinder.ToSnake(k.Type.ToString()), k.VolumeM3, k.Description, [.. s.MetersOf(k.Id).Select(m => m.Device)]))],
         [.. s.Meters.Select(m => new MeterDto(m.Device, m.Gateway, m.Kiln, YamlBinder.ToSnake(m.Carrier.ToString()), m.Point, YamlBinder.ToSnake(m.Covers.ToString()), m.MaxRatePerHour, m.PollInterval.TotalSeconds))],
-        s.Baseline is { } b ? new BaselinePeriodDto(b.From, b.To) : null);
+        s.Baseline is { } b ? new BaselinePeriodDto(b.From, b.To) : null,
+        [.. s.Measures.Select(m => new MeasureDto(m.Name, m.Implemented, m.Kiln, m.Description, m.ExpectedSavingsPercent))]);
 
     internal static LiveStatusDto Live(SiteEntry s, LiveSnapshot snap, DateTimeOffset now)
     {

@@ -7,7 +7,7 @@ namespace KhuyenCong.Cloud.Reports;
 /// <summary>
 /// The annual report as CSV (RFC 4180, UTF-8, invariant numbers with a dot), one value per row, so any spreadsheet or
 /// script can filter it: <c>section,scope,period,quantity,value,unit,note</c>. Sections: site, consumption (per carrier),
-/// total, production, sec, key_consumer, completeness, month, kiln, firing, baseline, savings, target.
+/// total, production, sec, key_consumer, completeness, month, kiln, firing, baseline, savings, measure, target.
 /// </summary>
 public static class ReportCsv
 {
@@ -100,6 +100,12 @@ public static class ReportCsv
         Row("savings", s.Basis, y, "avoided_mj", s.AvoidedMj, "MJ");
         Row("savings", s.Basis, y, "savings_pct", s.SavingsPct, "%", s.ClaimAllowed ? "claimable: the baseline model passes ASHRAE Guideline 14" : "for information only: no adequate baseline model");
         Row("savings", s.Basis, y, "progress", s.Target.Progress, "", $"target {s.Target.TargetPct.ToString(CultureInfo.InvariantCulture)} % (programme band {s.Target.BandLowPct.ToString(CultureInfo.InvariantCulture)}–{s.Target.BandHighPct.ToString(CultureInfo.InvariantCulture)} %)");
+        foreach (var m in r.Site.Measures)
+        {
+            var day = m.Implemented.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+            Row("measure", m.Kiln ?? site, day, "name", m.Name, "", m.Description ?? "");
+            if (m.ExpectedSavingsPercent is { } e) Row("measure", m.Kiln ?? site, day, "expected_savings_pct", e, "%", m.Name);
+        }
         var ny = (r.Year + 1).ToString(CultureInfo.InvariantCulture);
         Row("target", site, ny, "savings_pct", r.NextTarget.TargetPct, "%");
         Row("target", site, ny, "sec_mj_per_kg", r.NextSecMjPerKg, "MJ/kg", "this year's SEC reduced by the target");

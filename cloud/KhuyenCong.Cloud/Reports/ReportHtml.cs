@@ -56,11 +56,12 @@ public static class ReportHtml
         foreach (var (kiln, e) in r.Kilns)
             sb.Append(inv, $"<tr><td>{E(kiln)}</td><td class=\"n\">{N(e?.EnergyMj, 0)}</td><td class=\"n\">{N(e?.ProductionKg, 0)}</td><td class=\"n\">{N(e?.Firings, 0)}</td><td class=\"n\">{N(e?.SecMjPerKg, 2)}</td></tr>");
         sb.Append("</table>");
-        var monthLabels = r.Months.Select(m => m.Period[5..]).ToList();
+        var monthLabels = r.Months.Select(m => MonthLabel(m.Start)).ToList();
         sb.Append(SvgChart.Line("chart-sec", "SEC trend by month", "MJ/kg", monthLabels, [new ChartSeries("SEC", "#2563eb", [.. r.Months.Select(m => m.SecMjPerKg)])]));
 
         sb.Append("<h2>3. Baseline and verified savings</h2>");
-        if (s.Baseline is { } bp) sb.Append(inv, $"<p>Baseline period: {bp.From:yyyy-MM-dd} – {bp.To:yyyy-MM-dd} (UTC instants).</p>");
+        if (s.Baseline is { } bp)
+            sb.Append(inv, $"<p>Baseline period: {Analytics.Time.VietnamTime.LocalDate(bp.From):yyyy-MM-dd} – {Analytics.Time.VietnamTime.LocalDate(bp.To.AddTicks(-1)):yyyy-MM-dd} (local days).</p>");
         if (r.Models.Count == 0) sb.Append("<p class=\"muted\">No baseline model has been fitted for this site.</p>");
         else
         {
@@ -79,12 +80,21 @@ public static class ReportHtml
         sb.Append(inv, $"<strong>savings {N(sv.SavingsPct, 1)} %</strong> against a target of {N(sv.Target.TargetPct, 1)} % (programme band {N(sv.Target.BandLowPct, 0)}–{N(sv.Target.BandHighPct, 0)} %)");
         sb.Append(sv.Target.Progress is { } pr ? $": {E(pr)} the target.</p>" : ".</p>");
         if (!sv.ClaimAllowed) sb.Append("<p class=\"warn\">These savings are for information only: there is no baseline model good enough to claim them.</p>");
-        var labels = sv.Points.Select(p => sv.Basis == "month" ? Api.SiteData.PeriodId("month", p.At)[5..] : Analytics.Time.VietnamTime.ToLocal(p.At).ToString("MM-dd", inv)).ToList();
+        var labels = sv.Points.Select(p => sv.Basis == "month" ? MonthLabel(p.At) : Analytics.Time.VietnamTime.ToLocal(p.At).ToString("dd MMM", inv)).ToList();
         sb.Append(SvgChart.Line("chart-baseline", "Baseline vs actual energy", "MJ", labels,
             [new ChartSeries("actual", "#dc2626", [.. sv.Points.Select(p => (double?)p.ActualMj)]), new ChartSeries("adjusted baseline", "#2563eb", [.. sv.Points.Select(p => (double?)p.ExpectedMj)])]));
         sb.Append(SvgChart.Line("chart-cusum", "CUSUM of avoided energy (rising = saving)", "MJ", labels, [new ChartSeries("CUSUM", "#16a34a", [.. sv.Points.Select(p => (double?)p.CusumMj)])]));
 
         sb.Append("<h2>4. Measures and next targets</h2>");
+        var measures = s.Measures.Where(m => m.Implemented.Year <= r.Year).ToList();
+        if (measures.Count == 0) sb.Append("<p class=\"muted\">No energy-saving measures are recorded for this site (sites.yaml: measures).</p>");
+        else
+        {
+            sb.Append("<table><tr><th>Measure</th><th>Since</th><th>Kiln</th><th>Expected savings</th><th>Description</th></tr>");
+            foreach (var m in measures)
+                sb.Append(inv, $"<tr><td>{E(m.Name)}</td><td>{m.Implemented:yyyy-MM-dd}</td><td>{E(m.Kiln ?? "whole site")}</td><td class=\"n\">{(m.ExpectedSavingsPercent is { } e ? N(e, 1) + " %" : "–")}</td><td>{E(m.Description ?? "")}</td></tr>");
+            sb.Append("</table>");
+        }
         sb.Append(inv, $"<p>Savings achieved in {r.Year}: {N(sv.AvoidedMj, 0)} MJ ({N(sv.AvoidedMj / r.MjPerToe, 3)} TOE) avoided against the baseline.</p>");
         sb.Append(inv, $"<p>Target for {r.Year + 1}: save {N(r.NextTarget.TargetPct, 1)} % against the baseline");
         sb.Append(r.NextSecMjPerKg is { } next ? string.Create(inv, $", i.e. an SEC of at most {N(next, 2)} MJ/kg.</p>") : ".</p>");
@@ -94,6 +104,8 @@ public static class ReportHtml
     }
 
     private static string E(string s) => WebUtility.HtmlEncode(s);
+
+    private static string MonthLabel(DateTimeOffset start) => Analytics.Time.VietnamTime.ToLocal(start).ToString("MMM", CultureInfo.InvariantCulture);
 
     private static string N(double? v, int decimals) => v is { } d ? d.ToString(decimals == 0 ? "#,0" : "#,0." + new string('0', decimals), CultureInfo.InvariantCulture) : "–";
 
