@@ -47,7 +47,7 @@ public static class ApiEndpoints
             };
         });
         services.AddAuthorizationBuilder().AddPolicy(EnterProductionRequirement.Policy, p => p.RequireAuthenticatedUser().AddRequirements(new EnterProductionRequirement()));
-        services.AddSingleton(new SiteData(ctx.Influx));
+        services.AddExceptionHandler<InfluxUnavailableHandler>();
         return services;
     }
 

@@ -111,6 +111,27 @@ public sealed partial class BadRequestHandler(IProblemDetailsService problems) :
     private static partial Regex ParameterName();
 }
 
+/// <summary>
+/// InfluxDB unreachable, timing out or refusing a query: 503 ProblemDetails saying so (the request may be retried),
+/// rather than a bare 500. Production entries do not depend on it (they are kept in the ledger either way).
+/// </summary>
+public sealed class InfluxUnavailableHandler(IProblemDetailsService problems) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is not (HttpRequestException or Influx.InfluxQueryException or TaskCanceledException) || http.RequestAborted.IsCancellationRequested) return false;
+        http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        http.Response.Headers.RetryAfter = "30";
+        var problem = new Microsoft.AspNetCore.Mvc.ProblemDetails
+        {
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Title = "The time-series database is not available",
+            Detail = exception is Influx.InfluxQueryException q ? $"InfluxDB refused the query: {q.Message}" : $"InfluxDB did not answer: {exception.Message}",
+        };
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem, Exception = exception }).ConfigureAwait(false);
+    }
+}
+
 /// <summary>Production entries may be written only by an operator of the site in the route (an unknown site is left to answer 404).</summary>
 public sealed class EnterProductionRequirement : IAuthorizationRequirement, IAuthorizationHandler
 {

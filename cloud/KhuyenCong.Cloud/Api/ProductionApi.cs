@@ -49,8 +49,7 @@ public static class ProductionApi
         if (errors.Any) return errors.ToResult();
 
         var at = body.FiringAt!.Value.ToUniversalTime();
-        var firings = await data.FiringsAsync(site, body.Kiln, at - TimeSpan.FromDays(7), at + Tolerance, ct).ConfigureAwait(false);
-        var firing = Match(firings, at, now);
+        var firing = Match(await FiringsNearAsync(data, site, body.Kiln, at - TimeSpan.FromDays(7), at + Tolerance, ct).ConfigureAwait(false), at, now);
         var entry = new ProductionEntry(NewId(now), site.Id, body.Kiln!, at, now, KcUser.Of(http).Name, body.WareKg!.Value, body.Pieces!.Value,
             body.ProductType!.Trim(), body.Supersedes, string.IsNullOrWhiteSpace(body.Note) ? null : body.Note.Trim());
         ctx.Production.Append(entry);
@@ -65,7 +64,7 @@ public static class ProductionApi
         if (entries.Count == 0) return new ProductionHistoryDto(site.Id, kiln, []);
         var from = entries.Min(e => e.FiringAt) - TimeSpan.FromDays(7);
         var to = entries.Max(e => e.FiringAt) + Tolerance;
-        var firings = await data.FiringsAsync(site, kiln, from, to, ct).ConfigureAwait(false);
+        var firings = await FiringsNearAsync(data, site, kiln, from, to, ct).ConfigureAwait(false);
         var now = DateTimeOffset.UtcNow;
         var supersededBy = all.Where(e => e.Supersedes is not null).ToLookup(e => e.Supersedes!, e => e.EntryId, StringComparer.Ordinal);
         var matched = entries.Select(e => (Entry: e, Firing: Match(firings.Where(f => f.Kiln == e.Kiln), e.FiringAt, now))).ToList();
@@ -75,6 +74,22 @@ public static class ProductionApi
             .Select(g => g.OrderBy(x => x.Entry.RecordedAt).ThenBy(x => x.Entry.EntryId, StringComparer.Ordinal).Last().Entry.EntryId)
             .ToHashSet(StringComparer.Ordinal);
         return new ProductionHistoryDto(site.Id, kiln, [.. matched.Select(x => ToDto(x.Entry, [.. supersededBy[x.Entry.EntryId]], effective.Contains(x.Entry.EntryId), x.Firing?.Start))]);
+    }
+
+    /// <summary>
+    /// The detected firings to match entries to. Matching is a convenience: when InfluxDB cannot be asked, entries are
+    /// still recorded and listed (with <c>firing_start</c> null) — the ledger never depends on the time-series database.
+    /// </summary>
+    private static async Task<IReadOnlyList<FiringDto>> FiringsNearAsync(SiteData data, SiteEntry site, string? kiln, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+    {
+        try
+        {
+            return await data.FiringsAsync(site, kiln, from, to, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or Influx.InfluxQueryException || (ex is TaskCanceledException && !ct.IsCancellationRequested))
+        {
+            return [];
+        }
     }
 
     /// <summary>The detected firing of the kiln that <paramref name="at"/> falls in, widened by <see cref="Tolerance"/>.</summary>
