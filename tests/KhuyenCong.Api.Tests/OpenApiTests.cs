@@ -26,6 +26,11 @@ public sealed class OpenApiTests(ApiServer server)
             Assert.True(p.TryGetProperty(method, out var op), $"{method.ToUpperInvariant()} {path} is missing");
             Assert.False(string.IsNullOrWhiteSpace(op.GetProperty("summary").GetString()));
         }
+        string[] Params(string path) => [.. paths.GetProperty(path).GetProperty("get").GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()!).Order()];
+        Assert.Equal(["day", "from", "kiln", "month", "site", "to", "year"], Params("/api/v1/sites/{site}/firings"));
+        Assert.Equal(["day", "from", "kiln", "month", "per", "site", "to", "year"], Params("/api/v1/sites/{site}/enpi"));
+        Assert.Equal(["basis", "day", "from", "kiln", "month", "site", "to", "year"], Params("/api/v1/sites/{site}/savings"));
+        Assert.Equal(["year"], Params("/api/v1/compliance"));
         var post = paths.GetProperty("/api/v1/sites/{site}/production").GetProperty("post");
         Assert.True(post.GetProperty("responses").TryGetProperty("201", out _));
         Assert.True(post.GetProperty("responses").TryGetProperty("400", out _));

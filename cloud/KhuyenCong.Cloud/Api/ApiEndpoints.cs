@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -10,6 +11,7 @@ using KhuyenCong.Cloud.Web;
 using KhuyenCong.Configuration;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -70,24 +72,24 @@ public static class ApiEndpoints
         }).WithName("GetLiveStatus").WithSummary("Now: each kiln's temperature, setpoint, run state, power and LPG; gateways online; last reading of every device")
             .Produces<LiveStatusDto>().ProducesProblem(403).ProducesProblem(404);
 
-        api.MapGet("/sites/{site}/firings", async (HttpContext http, string site, CancellationToken ct) =>
+        api.MapGet("/sites/{site}/firings", async (HttpContext http, string site, [AsParameters] PeriodParams period, [FromQuery(Name = "kiln"), Description("One kiln of the site (default: the whole site)")] string? kiln, CancellationToken ct) =>
         {
             if (Guard(http, ctx, site, out var s) is { } deny) return deny;
             var errors = new Errors();
-            var kiln = KilnParam(http, s!, errors);
-            var span = PeriodQuery.Parse(http.Request.Query, errors, () => PeriodQuery.CurrentMonth(DateTimeOffset.UtcNow));
+            var k = KilnParam(kiln, s!, errors);
+            var span = PeriodQuery.Parse(period, errors, () => PeriodQuery.CurrentMonth(DateTimeOffset.UtcNow));
             if (errors.Any) return errors.ToResult();
-            return Results.Ok(new FiringsDto(s!.Id, kiln, span!.From, span.To, await data.FiringsAsync(s, kiln, span.From, span.To, ct).ConfigureAwait(false)));
+            return Results.Ok(new FiringsDto(s!.Id, k, span!.From, span.To, await data.FiringsAsync(s, k, span.From, span.To, ct).ConfigureAwait(false)));
         }).WithName("ListFirings").WithSummary("Firings that started in a period (default: this month), with energy per carrier, production and SEC; ?kiln= for one kiln")
             .Produces<FiringsDto>().ProducesValidationProblem().ProducesProblem(403).ProducesProblem(404);
 
-        api.MapGet("/sites/{site}/production", async (HttpContext http, string site, CancellationToken ct) =>
+        api.MapGet("/sites/{site}/production", async (HttpContext http, string site, [FromQuery(Name = "kiln"), Description("One kiln of the site (default: the whole site)")] string? kiln, CancellationToken ct) =>
         {
             if (Guard(http, ctx, site, out var s) is { } deny) return deny;
             var errors = new Errors();
-            var kiln = KilnParam(http, s!, errors);
+            var k = KilnParam(kiln, s!, errors);
             if (errors.Any) return errors.ToResult();
-            return Results.Ok(await ProductionApi.HistoryAsync(ctx, data, s!, kiln, ct).ConfigureAwait(false));
+            return Results.Ok(await ProductionApi.HistoryAsync(ctx, data, s!, k, ct).ConfigureAwait(false));
         }).WithName("ListProduction").WithSummary("Every production entry of the site (corrections included), with who entered it and when")
             .Produces<ProductionHistoryDto>().ProducesValidationProblem().ProducesProblem(403).ProducesProblem(404);
 
@@ -109,62 +111,64 @@ public static class ApiEndpoints
             .Accepts<ProductionRequest>("application/json").Produces<ProductionEntryDto>(StatusCodes.Status201Created)
             .ProducesValidationProblem().ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
 
-        api.MapGet("/sites/{site}/enpi", async (HttpContext http, string site, CancellationToken ct) =>
+        api.MapGet("/sites/{site}/enpi", async (HttpContext http, string site, [AsParameters] PeriodParams period, [FromQuery(Name = "kiln"), Description("One kiln of the site (default: the whole site)")] string? kiln,
+            [FromQuery(Name = "per"), Description("day, month (default) or year")] string? per, CancellationToken ct) =>
         {
             if (Guard(http, ctx, site, out var s) is { } deny) return deny;
             var errors = new Errors();
-            var kiln = KilnParam(http, s!, errors);
-            var per = Choice(http, "per", ["day", "month", "year"], "month", errors);
-            var span = PeriodQuery.Parse(http.Request.Query, errors, () => PeriodQuery.CurrentYear(DateTimeOffset.UtcNow));
+            var k = KilnParam(kiln, s!, errors);
+            var p = Choice(per, "per", ["day", "month", "year"], "month", errors);
+            var span = PeriodQuery.Parse(period, errors, () => PeriodQuery.CurrentYear(DateTimeOffset.UtcNow));
             if (errors.Any) return errors.ToResult();
-            var rows = await data.EnpiAsync(s!, kiln, per, span!.From, span.To, ct).ConfigureAwait(false);
-            return Results.Ok(new EnpisDto(s!.Id, kiln is null ? "site" : "kiln", kiln, per, span.From, span.To, rows));
+            var rows = await data.EnpiAsync(s!, k, p, span!.From, span.To, ct).ConfigureAwait(false);
+            return Results.Ok(new EnpisDto(s!.Id, k is null ? "site" : "kiln", k, p, span.From, span.To, rows));
         }).WithName("ListEnpi")
             .WithSummary("Energy performance indicators per day, month or year (?per=, default month) for the site or one kiln (?kiln=): energy, TOE, production, SEC, completeness")
             .Produces<EnpisDto>().ProducesValidationProblem().ProducesProblem(403).ProducesProblem(404);
 
-        api.MapGet("/sites/{site}/baseline", async (HttpContext http, string site, CancellationToken ct) =>
+        api.MapGet("/sites/{site}/baseline", async (HttpContext http, string site, [FromQuery(Name = "kiln"), Description("One kiln of the site (default: the whole site)")] string? kiln, CancellationToken ct) =>
         {
             if (Guard(http, ctx, site, out var s) is { } deny) return deny;
             var errors = new Errors();
-            var kiln = KilnParam(http, s!, errors);
+            var k = KilnParam(kiln, s!, errors);
             if (errors.Any) return errors.ToResult();
-            var models = await data.BaselineModelsAsync(s!, kiln, ct).ConfigureAwait(false);
+            var models = await data.BaselineModelsAsync(s!, k, ct).ConfigureAwait(false);
             return Results.Ok(new BaselineDto(s!.Id, s.Baseline is { } b ? new BaselinePeriodDto(b.From, b.To) : null, [.. models.Select(m => Verdict(m, ctx.Factors.Mv))]));
         }).WithName("GetBaseline").WithSummary("The baseline models (energy on production): R², CV(RMSE), NMBE and the ASHRAE Guideline 14 verdict")
             .Produces<BaselineDto>().ProducesValidationProblem().ProducesProblem(403).ProducesProblem(404);
 
-        api.MapGet("/sites/{site}/savings", async (HttpContext http, string site, CancellationToken ct) =>
+        api.MapGet("/sites/{site}/savings", async (HttpContext http, string site, [AsParameters] PeriodParams period, [FromQuery(Name = "kiln"), Description("One kiln of the site (default: the whole site)")] string? kiln,
+            [FromQuery(Name = "basis"), Description("month (default) or firing: the points the baseline was fitted on")] string? basis, CancellationToken ct) =>
         {
             if (Guard(http, ctx, site, out var s) is { } deny) return deny;
             var errors = new Errors();
-            var kiln = KilnParam(http, s!, errors);
-            var basis = Choice(http, "basis", ["month", "firing"], "month", errors);
-            var span = PeriodQuery.Parse(http.Request.Query, errors, () => new PeriodQuery(DateTimeOffset.UnixEpoch, DateTimeOffset.UtcNow.AddDays(1)));
+            var k = KilnParam(kiln, s!, errors);
+            var b = Choice(basis, "basis", ["month", "firing"], "month", errors);
+            var span = PeriodQuery.Parse(period, errors, () => new PeriodQuery(DateTimeOffset.UnixEpoch, DateTimeOffset.UtcNow.AddDays(1)));
             if (errors.Any) return errors.ToResult();
-            return Results.Ok(await Savings(data, ctx.Factors, s!, kiln, basis, span!, ct).ConfigureAwait(false));
+            return Results.Ok(await Savings(data, ctx.Factors, s!, k, b, span!, ct).ConfigureAwait(false));
         }).WithName("GetSavings")
             .WithSummary("Verified savings over a reporting period (default: all): adjusted baseline, avoided energy, savings %, CUSUM and progress against the target")
             .Produces<SavingsDto>().ProducesValidationProblem().ProducesProblem(403).ProducesProblem(404);
 
-        api.MapGet("/compliance", async (HttpContext http, CancellationToken ct) =>
+        api.MapGet("/compliance", async (HttpContext http, [FromQuery(Name = "year"), Description("The local year, YYYY (default: this year)")] string? year, CancellationToken ct) =>
         {
             var errors = new Errors();
-            var year = YearParam(http, errors);
+            var y = YearParam(year, errors);
             if (errors.Any) return errors.ToResult();
             var sites = KcUser.Of(http).Readable(ctx.Registry).ToList();
-            return Results.Ok(await Compliance(data, ctx.Factors, sites, year, ct).ConfigureAwait(false));
+            return Results.Ok(await Compliance(data, ctx.Factors, sites, y, ct).ConfigureAwait(false));
         }).WithName("GetCompliance")
             .WithSummary("For every site the user may read: annual TOE per carrier, key-energy-consumer status, SEC ranking among those sites, data completeness")
             .Produces<ComplianceDto>().ProducesValidationProblem();
 
-        api.MapGet("/sites/{site}/compliance", async (HttpContext http, string site, CancellationToken ct) =>
+        api.MapGet("/sites/{site}/compliance", async (HttpContext http, string site, [FromQuery(Name = "year"), Description("The local year, YYYY (default: this year)")] string? year, CancellationToken ct) =>
         {
             if (Guard(http, ctx, site, out var s) is { } deny) return deny;
             var errors = new Errors();
-            var year = YearParam(http, errors);
+            var y = YearParam(year, errors);
             if (errors.Any) return errors.ToResult();
-            var all = await Compliance(data, ctx.Factors, [s!], year, ct).ConfigureAwait(false);
+            var all = await Compliance(data, ctx.Factors, [s!], y, ct).ConfigureAwait(false);
             return Results.Ok(all.Sites[0]);
         }).WithName("GetSiteCompliance").WithSummary("One site's annual TOE per carrier, key-energy-consumer status and data completeness")
             .Produces<SiteComplianceDto>().ProducesValidationProblem().ProducesProblem(403).ProducesProblem(404);
@@ -204,33 +208,31 @@ public static class ApiEndpoints
     }
 
     /// <summary>The <c>kiln</c> query parameter: null when absent, an error when it is not a kiln of the site.</summary>
-    private static string? KilnParam(HttpContext http, SiteEntry site, Errors errors)
+    private static string? KilnParam(string? kiln, SiteEntry site, Errors errors)
     {
-        if (!http.Request.Query.TryGetValue("kiln", out var v)) return null;
-        var k = v.ToString();
-        if (site.Kiln(k) is null)
+        if (kiln is null) return null;
+        if (site.Kiln(kiln) is null)
         {
-            errors.Add("kiln", $"'{k}' is not a kiln of site '{site.Id}' ({string.Join(", ", site.Kilns.Select(x => x.Id))})");
+            errors.Add("kiln", $"'{kiln}' is not a kiln of site '{site.Id}' ({string.Join(", ", site.Kilns.Select(x => x.Id))})");
             return null;
         }
-        return k;
+        return kiln;
     }
 
-    private static string Choice(HttpContext http, string name, string[] allowed, string fallback, Errors errors)
+    private static string Choice(string? value, string name, string[] allowed, string fallback, Errors errors)
     {
-        if (!http.Request.Query.TryGetValue(name, out var v)) return fallback;
-        var s = v.ToString();
-        if (allowed.Contains(s, StringComparer.Ordinal)) return s;
-        errors.Add(name, $"'{s}' is not one of {string.Join(", ", allowed)}");
+        if (value is null) return fallback;
+        if (allowed.Contains(value, StringComparer.Ordinal)) return value;
+        errors.Add(name, $"'{value}' is not one of {string.Join(", ", allowed)}");
         return fallback;
     }
 
-    private static int YearParam(HttpContext http, Errors errors)
+    private static int YearParam(string? year, Errors errors)
     {
         var now = Analytics.Time.VietnamTime.LocalDate(DateTimeOffset.UtcNow).Year;
-        if (!http.Request.Query.TryGetValue("year", out var v)) return now;
-        if (PeriodQuery.TryYear(v.ToString(), out var y)) return y;
-        errors.Add("year", $"'{v}' is not a year (YYYY, 2000–2100)");
+        if (year is null) return now;
+        if (PeriodQuery.TryYear(year, out var y)) return y;
+        errors.Add("year", $"'{year}' is not a year (YYYY, 2000–2100)");
         return now;
     }
 

@@ -1,6 +1,8 @@
 using System.Globalization;
 using KhuyenCong.Analytics.Time;
+using System.ComponentModel;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 
 namespace KhuyenCong.Cloud.Api;
 
@@ -14,13 +16,13 @@ public sealed record PeriodQuery(DateTimeOffset From, DateTimeOffset To)
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>The span asked for, or null with <paramref name="errors"/> filled. <paramref name="fallback"/> when nothing is given.</summary>
-    public static PeriodQuery? Parse(IQueryCollection query, Errors errors, Func<PeriodQuery> fallback)
+    public static PeriodQuery? Parse(PeriodParams query, Errors errors, Func<PeriodQuery> fallback)
     {
-        var day = One(query, "day", errors);
-        var month = One(query, "month", errors);
-        var year = One(query, "year", errors);
-        var from = One(query, "from", errors);
-        var to = One(query, "to", errors);
+        var day = One(query.Day, "day", errors);
+        var month = One(query.Month, "month", errors);
+        var year = One(query.Year, "year", errors);
+        var from = One(query.From, "from", errors);
+        var to = One(query.To, "to", errors);
         var shorthands = new[] { ("day", day), ("month", month), ("year", year) }.Where(x => x.Item2 is not null).ToList();
         if (errors.Any) return null;
         if (shorthands.Count > 1)
@@ -84,15 +86,10 @@ public sealed record PeriodQuery(DateTimeOffset From, DateTimeOffset To)
         return new PeriodQuery(p.StartUtc, p.EndUtc);
     }
 
-    private static string? One(IQueryCollection query, string name, Errors errors)
+    private static string? One(string? value, string name, Errors errors)
     {
-        if (!query.TryGetValue(name, out var v)) return null;
-        if (v.Count > 1)
-        {
-            errors.Add(name, "is given more than once");
-            return null;
-        }
-        var s = v.ToString().Trim();
+        if (value is null) return null;
+        var s = value.Trim();
         if (s.Length == 0)
         {
             errors.Add(name, "is empty");
@@ -112,6 +109,30 @@ public sealed record PeriodQuery(DateTimeOffset From, DateTimeOffset To)
         errors.Add(field, $"'{text}' is not a day (YYYY-MM-DD) or an instant with its offset (2026-11-28T08:00:00+07:00)");
         return default;
     }
+}
+
+/// <summary>The query parameters that choose a time span (see <see cref="PeriodQuery"/>).</summary>
+public sealed class PeriodParams
+{
+    [FromQuery(Name = "day")]
+    [Description("One local day, YYYY-MM-DD")]
+    public string? Day { get; set; }
+
+    [FromQuery(Name = "month")]
+    [Description("One local month, YYYY-MM")]
+    public string? Month { get; set; }
+
+    [FromQuery(Name = "year")]
+    [Description("One local year, YYYY")]
+    public string? Year { get; set; }
+
+    [FromQuery(Name = "from")]
+    [Description("Start: a local day YYYY-MM-DD or an instant with offset (2025-03-01T08:00:00+07:00)")]
+    public string? From { get; set; }
+
+    [FromQuery(Name = "to")]
+    [Description("End: a local day YYYY-MM-DD (included) or an instant with offset (excluded)")]
+    public string? To { get; set; }
 }
 
 /// <summary>Validation errors keyed by the field or parameter they concern, as ProblemDetails <c>errors</c> carries them.</summary>
