@@ -1,5 +1,6 @@
 using System.Net;
 using KhuyenCong.Cloud.Broker;
+using KhuyenCong.Cloud.Jobs;
 using KhuyenCong.Cloud.Config;
 using KhuyenCong.Configuration;
 using KhuyenCong.Cloud.Influx;
@@ -115,7 +116,16 @@ public sealed class CloudService : IAsyncDisposable
             await Web.StartAsync(ct).ConfigureAwait(false);
             _log.LogInformation("API and live page on {Url} (OpenAPI: {Url}openapi/v1.json)", Web.Url, Web.Url);
         }
+        if (Config.Config.Jobs is { Enabled: true } jobs && Registry is not null)
+        {
+            Jobs = JobLoop.Create(Config, Registry, Sink, _logs);
+            Jobs.Start(_cts.Token);
+            _log.LogInformation("Analytics jobs every {Interval} over the last {Window}", jobs.Interval, jobs.Window);
+        }
     }
+
+    /// <summary>The analytics jobs' loop, when the config enables them (after <see cref="StartAsync"/>).</summary>
+    public JobLoop? Jobs { get; private set; }
 
     private CloudWebContext CreateWebContext(HttpConfig http)
     {
@@ -165,6 +175,7 @@ public sealed class CloudService : IAsyncDisposable
         {
             _log.LogError(ex, "Ingestion had failed");
         }
+        if (Jobs is not null) await Jobs.DisposeAsync().ConfigureAwait(false);
         if (Web is not null) await Web.DisposeAsync().ConfigureAwait(false);
         _webContext?.Influx.Dispose();
         _webContext?.Production.Dispose();

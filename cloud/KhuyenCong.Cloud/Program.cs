@@ -18,6 +18,13 @@ namespace KhuyenCong.Cloud
               kc-cloud demo --edge <kc-edge.dll> --sim <kc-sim.dll> --gateway <gateway.yaml> --work-dir <dir>
                             [--duration 5m] [--influx-url http://host:8086] [--time-scale 600]
                                                     the whole pipeline with a simulated workshop (./kc demo)
+              kc-cloud history --config <cloud.yaml> --gateway <gateway.yaml> [--days 7] [--to 2026-11-29T00:00:00Z]
+                            [--poll 2s] [--seed 7]
+                                                    write simulated raw data of past days into InfluxDB (and a
+                                                    production entry per firing into the ledger), as fast as it goes
+              kc-cloud recompute --config <cloud.yaml> --from <2026-11-01> [--to <2026-11-30>]
+                                                    rerun the analytics jobs over a range (local days, or instants
+                                                    like 2026-11-01T08:00:00+07:00; --to defaults to now)
 
             Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or arguments.
             """;
@@ -47,6 +54,8 @@ namespace KhuyenCong.Cloud
                 return args[0] switch
                 {
                     "token" => PrintToken(),
+                    "history" => await Demo.HistoryCli.RunAsync(o, stop.Token).ConfigureAwait(false),
+                    "recompute" => await Jobs.RecomputeCli.RunAsync(o, stop.Token).ConfigureAwait(false),
                     "run" => await CloudHost.RunAsync(Require(o, "config"), stop.Token).ConfigureAwait(false),
                     "demo" => await DemoRunner.RunAsync(new DemoOptions
                     {

@@ -19,6 +19,25 @@ public sealed class CloudConfig
     public string DataDir { get; set; } = "data";
     /// <summary>The REST API and the live page. Needs <see cref="Registry"/>. Absent: no HTTP server.</summary>
     public HttpConfig? Http { get; set; }
+    /// <summary>The analytics jobs (derived series: energy, firing, enpi, savings, compliance). Needs <see cref="Registry"/>. Absent: none run.</summary>
+    public JobsConfig? Jobs { get; set; }
+}
+
+/// <summary>How the analytics jobs run inside the service (docs/analytics.md, "Jobs").</summary>
+public sealed class JobsConfig
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Time between the end of one run and the start of the next.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(1);
+    /// <summary>How far back each run recomputes (plus any firing still running at its start).</summary>
+    public TimeSpan Window { get; set; } = TimeSpan.FromDays(2);
+    /// <summary>The supply voltage of the sites' connection, for the electricity price (below_6kv for most workshops).</summary>
+    public KhuyenCong.Analytics.Factors.VoltageLevel VoltageLevel { get; set; } = KhuyenCong.Analytics.Factors.VoltageLevel.Below6kV;
+    /// <summary>
+    /// Counters that wrap, "site/device" → the value at which the register wraps (65536 × scale for a 16-bit register):
+    /// a drop across it is a rollover, not a reset.
+    /// </summary>
+    public Dictionary<string, double> CounterModulus { get; set; } = [];
 }
 
 public sealed class HttpConfig
@@ -167,6 +186,17 @@ public static class CloudConfigLoader
             if (!System.Net.IPAddress.TryParse(h.Bind, out _)) throw b.Error(h, nameof(h.Bind), $"'{h.Bind}' is not an IP address");
             if (h.Port is < 0 or > 65535) throw b.Error(h, nameof(h.Port), "must be 0–65535");
             if (!File.Exists(Path.GetFullPath(h.AccessFile, dir))) throw b.Error(h, nameof(h.AccessFile), $"'{Path.GetFullPath(h.AccessFile, dir)}' does not exist");
+        }
+        if (c.Jobs is { } j)
+        {
+            if (c.Registry is null) throw b.Error(j, null, "the analytics jobs need the site registry: set registry");
+            if (j.Interval < TimeSpan.FromSeconds(1)) throw b.Error(j, nameof(j.Interval), "must be at least 1s");
+            if (j.Window < TimeSpan.FromHours(1) || j.Window > TimeSpan.FromDays(400)) throw b.Error(j, nameof(j.Window), "must be 1h–400d");
+            foreach (var (device, modulus) in j.CounterModulus)
+            {
+                if (device.Split('/') is not [var s1, var d1] || !Identifiers.IsValid(s1) || !Identifiers.IsValid(d1)) throw b.Error(j, nameof(j.CounterModulus), $"'{device}' is not 'site/device'");
+                if (!(modulus > 0)) throw b.Error(j, nameof(j.CounterModulus), $"'{device}': the modulus must be positive");
+            }
         }
         if (c.Ingest.BatchPoints is < 1 or > 100_000) throw b.Error(c.Ingest, nameof(c.Ingest.BatchPoints), "must be 1–100000");
         if (c.Ingest.MaxInFlight is < 1 or > 65535) throw b.Error(c.Ingest, nameof(c.Ingest.MaxInFlight), "must be 1–65535");
