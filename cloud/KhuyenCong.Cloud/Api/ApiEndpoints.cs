@@ -317,7 +317,7 @@ public static class ApiEndpoints
         foreach (var s in sites)
         {
             var enpi = (await data.EnpiAsync(s, null, "year", period.StartUtc, period.EndUtc, ct).ConfigureAwait(false)).FirstOrDefault();
-            var toe = ComplianceReports.AnnualToe(s.Id, year, s.Facility, Quantities(enpi), factors);
+            var toe = ComplianceReports.AnnualToe(s.Id, year, s.Facility, Quantities(s, enpi), factors);
             var sav = await Savings(data, factors, s, null, "month", new PeriodQuery(period.StartUtc, period.EndUtc), ct).ConfigureAwait(false);
             rows.Add((s, enpi, toe, sav.SavingsPct));
         }
@@ -333,13 +333,17 @@ public static class ApiEndpoints
         return new ComplianceDto(year, list.Count(c => c.SecRank is not null), list);
     }
 
-    /// <summary>The annual use per carrier in physical units, from a year's EnPI (absent carriers are left out).</summary>
-    internal static IEnumerable<Quantity> Quantities(EnpiDto? year)
+    /// <summary>
+    /// The annual use per carrier in physical units, from a year's EnPI: the carriers the site has meters for, and any
+    /// other with use (a carrier the site does not use is left out rather than listed as 0).
+    /// </summary>
+    internal static IEnumerable<Quantity> Quantities(SiteEntry site, EnpiDto? year)
     {
         if (year is null) yield break;
-        if (year.ElectricityKwh is { } e) yield return new Quantity(Carrier.Electricity, e, PhysicalUnit.KWh);
-        if (year.LpgKg is { } l) yield return new Quantity(Carrier.Lpg, l, PhysicalUnit.Kg);
-        if (year.GasM3 is { } g) yield return new Quantity(Carrier.NaturalGas, g, PhysicalUnit.CubicMetre);
+        bool Used(Carrier c, double amount) => amount != 0 || site.Meters.Any(m => m.Carrier == c);
+        if (year.ElectricityKwh is { } e && Used(Carrier.Electricity, e)) yield return new Quantity(Carrier.Electricity, e, PhysicalUnit.KWh);
+        if (year.LpgKg is { } l && Used(Carrier.Lpg, l)) yield return new Quantity(Carrier.Lpg, l, PhysicalUnit.Kg);
+        if (year.GasM3 is { } g && Used(Carrier.NaturalGas, g)) yield return new Quantity(Carrier.NaturalGas, g, PhysicalUnit.CubicMetre);
     }
 
     internal static CarrierUseDto CarrierUse(CarrierToe c, double mjPerToe) =>

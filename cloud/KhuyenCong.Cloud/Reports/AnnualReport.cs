@@ -43,7 +43,7 @@ public sealed class AnnualReportBuilder(SiteData data, FactorSet factors, Produc
         foreach (var k in site.Kilns)
             kilns.Add((k.Id, (await data.EnpiAsync(site, k.Id, "year", p.StartUtc, p.EndUtc, ct).ConfigureAwait(false)).FirstOrDefault()));
         var firings = await data.FiringsAsync(site, null, p.StartUtc, p.EndUtc, ct).ConfigureAwait(false);
-        var toe = ComplianceReports.AnnualToe(site.Id, year, site.Facility, ApiEndpoints.Quantities(total), factors);
+        var toe = ComplianceReports.AnnualToe(site.Id, year, site.Facility, ApiEndpoints.Quantities(site, total), factors);
         var models = (await data.BaselineModelsAsync(site, null, ct).ConfigureAwait(false)).Select(m => ApiEndpoints.Verdict(m, factors.Mv)).ToList();
         var span = new PeriodQuery(p.StartUtc, p.EndUtc);
         var savings = await ApiEndpoints.Savings(data, factors, site, null, "month", span, ct).ConfigureAwait(false);
