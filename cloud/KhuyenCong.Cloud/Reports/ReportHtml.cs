@@ -76,10 +76,17 @@ public static class ReportHtml
             sb.Append("</table>");
         }
         var sv = r.Savings;
-        sb.Append(inv, $"<p>Reporting period {r.Year} ({E(sv.Basis)} basis): actual {N(sv.ActualMj, 0)} MJ, adjusted baseline {N(sv.ExpectedMj, 0)} MJ, avoided {N(sv.AvoidedMj, 0)} MJ: ");
-        sb.Append(inv, $"<strong>savings {N(sv.SavingsPct, 1)} %</strong> against a target of {N(sv.Target.TargetPct, 1)} % (programme band {N(sv.Target.BandLowPct, 0)}–{N(sv.Target.BandHighPct, 0)} %)");
-        sb.Append(sv.Target.Progress is { } pr ? $": {E(pr)} the target.</p>" : ".</p>");
-        if (!sv.ClaimAllowed) sb.Append("<p class=\"warn\">These savings are for information only: there is no baseline model good enough to claim them.</p>");
+        if (sv.Points.Count == 0)
+        {
+            sb.Append(inv, $"<p class=\"muted\">No savings were computed for {r.Year}: they need a baseline period (sites.yaml: baseline) and a fitted model, and data after the baseline period.</p>");
+        }
+        else
+        {
+            sb.Append(inv, $"<p>Reporting period {r.Year} ({E(sv.Basis)} basis): actual {N(sv.ActualMj, 0)} MJ, adjusted baseline {N(sv.ExpectedMj, 0)} MJ, avoided {N(sv.AvoidedMj, 0)} MJ: ");
+            sb.Append(inv, $"<strong>savings {N(sv.SavingsPct, 1)} %</strong> against a target of {N(sv.Target.TargetPct, 1)} % (programme band {N(sv.Target.BandLowPct, 0)}–{N(sv.Target.BandHighPct, 0)} %)");
+            sb.Append(sv.Target.Progress is { } pr ? $": {E(pr)} the target.</p>" : ".</p>");
+            if (!sv.ClaimAllowed) sb.Append("<p class=\"warn\">These savings are for information only: there is no baseline model good enough to claim them.</p>");
+        }
         var labels = sv.Points.Select(p => sv.Basis == "month" ? MonthLabel(p.At) : Analytics.Time.VietnamTime.ToLocal(p.At).ToString("dd MMM", inv)).ToList();
         sb.Append(SvgChart.Line("chart-baseline", "Baseline vs actual energy", "MJ", labels,
             [new ChartSeries("actual", "#dc2626", [.. sv.Points.Select(p => (double?)p.ActualMj)]), new ChartSeries("adjusted baseline", "#2563eb", [.. sv.Points.Select(p => (double?)p.ExpectedMj)])]));
@@ -95,7 +102,8 @@ public static class ReportHtml
                 sb.Append(inv, $"<tr><td>{E(m.Name)}</td><td>{m.Implemented:yyyy-MM-dd}</td><td>{E(m.Kiln ?? "whole site")}</td><td class=\"n\">{(m.ExpectedSavingsPercent is { } e ? N(e, 1) + " %" : "–")}</td><td>{E(m.Description ?? "")}</td></tr>");
             sb.Append("</table>");
         }
-        sb.Append(inv, $"<p>Savings achieved in {r.Year}: {N(sv.AvoidedMj, 0)} MJ ({N(sv.AvoidedMj / r.MjPerToe, 3)} TOE) avoided against the baseline.</p>");
+        if (sv.Points.Count > 0)
+            sb.Append(inv, $"<p>Savings achieved in {r.Year}: {N(sv.AvoidedMj, 0)} MJ ({N(sv.AvoidedMj / r.MjPerToe, 3)} TOE) avoided against the baseline{(sv.ClaimAllowed ? "" : " (not claimable: see section 3)")}.</p>");
         sb.Append(inv, $"<p>Target for {r.Year + 1}: save {N(r.NextTarget.TargetPct, 1)} % against the baseline");
         sb.Append(r.NextSecMjPerKg is { } next ? string.Create(inv, $", i.e. an SEC of at most {N(next, 2)} MJ/kg.</p>") : ".</p>");
         sb.Append("<p class=\"muted\">Figures: docs/analytics.md (TOE basis: 1 kWh = 0.0001543 TOE; SEC = energy of firings with production / kg of ware).</p>");

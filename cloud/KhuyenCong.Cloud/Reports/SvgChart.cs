@@ -19,13 +19,14 @@ public static class SvgChart
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.Append(inv, $"<svg id=\"{id}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{E(title)}\">");
+        var values = series.SelectMany(s => s.Values).Where(v => v is not null).Select(v => v!.Value).ToList();
+        var empty = categories.Count == 0 || values.Count == 0;
+        sb.Append(inv, $"<svg id=\"{id}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {(empty ? 50 : H)}\" role=\"img\" aria-label=\"{E(title)}\">");
         sb.Append(inv, $"<title>{E(title)}</title>");
         sb.Append(inv, $"<text x=\"{Left}\" y=\"16\" class=\"t\">{E(title)} ({E(unit)})</text>");
-        var values = series.SelectMany(s => s.Values).Where(v => v is not null).Select(v => v!.Value).ToList();
-        if (categories.Count == 0 || values.Count == 0)
+        if (empty)
         {
-            sb.Append(inv, $"<text x=\"{W / 2}\" y=\"{H / 2}\" text-anchor=\"middle\" class=\"n\">no data for this period</text></svg>");
+            sb.Append(inv, $"<text x=\"{Left}\" y=\"40\" class=\"n\">no data for this period</text></svg>");
             return sb.ToString();
         }
         var min = Math.Min(0, values.Min());
