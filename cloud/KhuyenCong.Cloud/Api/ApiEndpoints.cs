@@ -179,7 +179,7 @@ public static class ApiEndpoints
             if (!PeriodQuery.TryYear(year, out var y)) return YearError(year);
             var report = await reports.BuildAsync(s!, y, DateTimeOffset.UtcNow, ct).ConfigureAwait(false);
             return Results.Text(ReportCsv.Write(report), "text/csv; charset=utf-8");
-        }).WithName("GetAnnualReportCsv").WithSummary("The site's annual energy-use report as CSV (section,key,period,value,unit,note)")
+        }).WithName("GetAnnualReportCsv").WithSummary("The site's annual energy-use report as CSV, one value per row (section,scope,period,quantity,value,unit,note)")
             .Produces<string>(200, "text/csv").ProducesValidationProblem().ProducesProblem(403).ProducesProblem(404);
 
         api.MapGet("/sites/{site}/reports/{year}.html", async (HttpContext http, string site, string year, CancellationToken ct) =>
