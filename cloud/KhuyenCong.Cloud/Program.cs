@@ -15,6 +15,8 @@ namespace KhuyenCong.Cloud
 
               kc-cloud run --config <cloud.yaml>      ingest every gateway's telemetry into InfluxDB until stopped
               kc-cloud token                          print a new API token and the line access.yaml keeps of it
+              kc-cloud mosquitto-acl --registry <sites.yaml> [--ingestor-user ingestor[,ingestor-2]]
+                                                      print the mosquitto ACL file for the registry's gateways
               kc-cloud demo --edge <kc-edge.dll> --sim <kc-sim.dll> --gateway <gateway.yaml> --work-dir <dir>
                             [--duration 5m] [--influx-url http://host:8086] [--time-scale 600] [--history-days 10]
                                                     the whole pipeline with a simulated workshop (./kc demo)
@@ -54,6 +56,7 @@ namespace KhuyenCong.Cloud
                 return args[0] switch
                 {
                     "token" => PrintToken(),
+                    "mosquitto-acl" => PrintMosquittoAcl(Require(o, "registry"), o.GetValueOrDefault("ingestor-user") ?? "ingestor"),
                     "history" => await Demo.HistoryCli.RunAsync(o, stop.Token).ConfigureAwait(false),
                     "recompute" => await Jobs.RecomputeCli.RunAsync(o, stop.Token).ConfigureAwait(false),
                     "run" => await CloudHost.RunAsync(Require(o, "config"), stop.Token).ConfigureAwait(false),
@@ -97,6 +100,12 @@ namespace KhuyenCong.Cloud
             var token = Access.AccessList.NewToken();
             Console.WriteLine($"token (give it to the user; it is shown only now): {token}");
             Console.WriteLine($"access.yaml:  token_sha256: {Access.AccessList.Hash(token)}");
+            return 0;
+        }
+
+        private static int PrintMosquittoAcl(string registry, string ingestorUsers)
+        {
+            Console.Write(Broker.MosquittoAcl.Generate(Sites.SiteRegistry.Load(registry), ingestorUsers.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)));
             return 0;
         }
 

@@ -71,6 +71,18 @@ public sealed class MqttConfig
     public List<string> Subscriptions { get; set; } = [.. MqttDefaults.Subscriptions];
     /// <summary>How long the broker keeps the session while the ingestor is away.</summary>
     public TimeSpan SessionExpiry { get; set; } = TimeSpan.FromDays(1);
+    /// <summary>For mqtts: the CA that signed the broker's certificate, and the ingestor's own certificate when the broker asks for one.</summary>
+    public MqttTlsConfig? Tls { get; set; }
+}
+
+/// <summary>TLS settings of the ingestor's connection (PEM files, relative to the config file).</summary>
+public sealed class MqttTlsConfig
+{
+    /// <summary>The CA certificate(s) the broker's certificate must chain to; absent: the system trust store.</summary>
+    public string? CaFile { get; set; }
+    /// <summary>A client certificate, for a broker with require_certificate true; needs <see cref="KeyFile"/>.</summary>
+    public string? CertFile { get; set; }
+    public string? KeyFile { get; set; }
 }
 
 public static class MqttDefaults
@@ -85,6 +97,24 @@ public sealed class EmbeddedBrokerConfig
     public string Bind { get; set; } = "127.0.0.1";
     /// <summary>0 takes a free port (see <see cref="Broker.EmbeddedBroker.Port"/> after start).</summary>
     public int Port { get; set; } = 1883;
+    /// <summary>
+    /// A mosquitto password file (mosquitto_passwd). When set, clients must log in (gateways with their gateway id as
+    /// username) and the registry decides what each may publish; absent: any client may connect and publish anything.
+    /// </summary>
+    public string? PasswordFile { get; set; }
+    /// <summary>The user that may read every gateway's messages (the ingestor inside the service logs in as it by itself).</summary>
+    public string IngestorUser { get; set; } = "ingestor";
+    /// <summary>A TLS listener beside the plain one, on the same address (gateways over the internet).</summary>
+    public EmbeddedBrokerTlsConfig? Tls { get; set; }
+}
+
+public sealed class EmbeddedBrokerTlsConfig
+{
+    /// <summary>0 takes a free port.</summary>
+    public int Port { get; set; } = 8883;
+    /// <summary>The broker's certificate (PEM; with its chain after it, if any) and its private key (PEM).</summary>
+    public required string CertFile { get; set; }
+    public required string KeyFile { get; set; }
 }
 
 public enum InfluxApi
@@ -164,9 +194,31 @@ public static class CloudConfigLoader
             {
                 if (TopicFilterError(m.Subscriptions[k]) is { } why) throw b.Error(m, nameof(m.Subscriptions), $"[{k}] '{m.Subscriptions[k]}' {why}");
             }
+            if (m.Tls is { } t)
+            {
+                if (u.Scheme != "mqtts") throw b.Error(m, nameof(m.Tls), $"needs an mqtts:// url (the url is '{m.Url}')");
+                SecretFileExists(b, t, nameof(t.CaFile), t.CaFile, dir);
+                SecretFileExists(b, t, nameof(t.CertFile), t.CertFile, dir);
+                SecretFileExists(b, t, nameof(t.KeyFile), t.KeyFile, dir);
+                if (t.CertFile is not null && t.KeyFile is null) throw b.Error(t, nameof(t.CertFile), "needs key_file (the client certificate's private key)");
+                if (t.KeyFile is not null && t.CertFile is null) throw b.Error(t, nameof(t.KeyFile), "needs cert_file");
+            }
         }
         if (!System.Net.IPAddress.TryParse(c.EmbeddedBroker.Bind, out _)) throw b.Error(c.EmbeddedBroker, nameof(c.EmbeddedBroker.Bind), $"'{c.EmbeddedBroker.Bind}' is not an IP address");
         if (c.EmbeddedBroker.Port is < 0 or > 65535) throw b.Error(c.EmbeddedBroker, nameof(c.EmbeddedBroker.Port), "must be 0–65535");
+        if (c.EmbeddedBroker.PasswordFile is not null)
+        {
+            if (c.Registry is null) throw b.Error(c.EmbeddedBroker, nameof(c.EmbeddedBroker.PasswordFile), "needs the site registry (set registry): it decides what each gateway may publish");
+            SecretFileExists(b, c.EmbeddedBroker, nameof(c.EmbeddedBroker.PasswordFile), c.EmbeddedBroker.PasswordFile, dir);
+        }
+        if (c.EmbeddedBroker.Tls is { } et)
+        {
+            if (et.Port is < 0 or > 65535) throw b.Error(et, nameof(et.Port), "must be 0–65535");
+            if (et.Port != 0 && et.Port == c.EmbeddedBroker.Port) throw b.Error(et, nameof(et.Port), "must differ from embedded_broker.port");
+            SecretFileExists(b, et, nameof(et.CertFile), et.CertFile, dir);
+            SecretFileExists(b, et, nameof(et.KeyFile), et.KeyFile, dir);
+        }
+        if (!Identifiers.IsValid(c.EmbeddedBroker.IngestorUser)) throw b.Error(c.EmbeddedBroker, nameof(c.EmbeddedBroker.IngestorUser), $"'{c.EmbeddedBroker.IngestorUser}' is not a plain name (letters, digits, '-', '_', '.')");
         var i = c.Influx;
         if (!Uri.TryCreate(i.Url, UriKind.Absolute, out var iu) || iu.Scheme is not ("http" or "https"))
             throw b.Error(i, nameof(i.Url), $"'{i.Url}' is not an http(s) URL");

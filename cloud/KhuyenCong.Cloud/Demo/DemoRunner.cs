@@ -55,15 +55,17 @@ public static partial class DemoRunner
         var brokerPort = FreePort();
         var busPort = FreePort();
         var gateway = WriteGatewayCopy(o.GatewayConfig, run, brokerPort, busPort);
-        var firmware = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(o.GatewayConfig))!, ".."));
-        var registryCopy = WriteRegistryCopy(Path.Combine(firmware, "sites", "sites.yaml"), run, o.TimeScale);
+        var configDir = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(o.GatewayConfig))!, ".."));
+        var signIn = WriteDemoAccess(run, Path.Combine(configDir, "sites", "sites.yaml"));
+        var registryCopy = WriteRegistryCopy(Path.Combine(configDir, "sites", "sites.yaml"), run, o.TimeScale);
         var scale = Math.Max(o.TimeScale, 1);
         var cloudCfg = CloudConfigLoader.Parse($"""
             embedded_broker: {"{"} bind: 127.0.0.1, port: {brokerPort} {"}"}
             influx: {"{"} url: "{influxUrl}", api: v1, database: {Database} {"}"}
-            registry: {registryCopy}
-            factors: {Path.Combine(firmware, "factors")}
-            data_dir: {Path.Combine(run, "data")}
+            registry: "{registryCopy}"
+            factors: "{Path.Combine(configDir, "factors")}"
+            data_dir: "{Path.Combine(run, "data")}"
+            http: {"{"} bind: 127.0.0.1, port: 0, access_file: "{Path.Combine(run, "access.yaml")}" {"}"}
             jobs: {"{"} interval: 5s, window: 1d, min_firing: {(long)(30 * 60_000 / scale)}ms, production_match: {(long)(3_600_000 / scale)}ms {"}"}
             """, "demo cloud config");
         var registry = SiteRegistry.Load(registryCopy);
@@ -76,6 +78,11 @@ public static partial class DemoRunner
             await using var cloud = new CloudService(cloudCfg, logs);
             await cloud.StartAsync(ct).ConfigureAwait(false);
             Say($"MQTT broker on 127.0.0.1:{brokerPort}, InfluxDB at {influxUrl} (database {Database})");
+            if (cloud.Web is { } web)
+            {
+                Say($"Live page: {web.Url}  (sign in with token {signIn.Operator} — operator of bat-trang-demo)");
+                Say($"  auditor token {signIn.Auditor}   centre token {signIn.Centre}   (users in {Path.Combine(run, "access.yaml")})");
+            }
 
             children.Add(StartChild(o.SimDll, ["--config", gateway, "--time-scale", o.TimeScale.ToString(CultureInfo.InvariantCulture), "--load", string.Join(",", LiveLoads.Select(l => string.Create(CultureInfo.InvariantCulture, $"{l.Key}={l.Value}")))], Path.Combine(run, "sim.log")));
             await WaitPortAsync(busPort, TimeSpan.FromSeconds(30), children[0], ct).ConfigureAwait(false);
@@ -189,6 +196,25 @@ public static partial class DemoRunner
                 foreach (var k in kilns) Console.WriteLine("  " + LiveView.Format(k));
             }
         }
+    }
+
+    /// <summary>
+    /// Fresh tokens for the demo's live page and API: an operator of the demo site, an auditor of every site in the
+    /// registry and the centre. The access file keeps only their SHA-256; the tokens are printed once.
+    /// </summary>
+    private static (string Operator, string Auditor, string Centre) WriteDemoAccess(string run, string registry)
+    {
+        var sites = Sites.SiteRegistry.Load(registry).Sites.Select(s => s.Id).ToList();
+        var (op, auditor, centre) = (Access.AccessList.NewToken(), Access.AccessList.NewToken(), Access.AccessList.NewToken());
+        File.WriteAllText(Path.Combine(run, "access.yaml"), $"""
+            # Users of this demo run (tokens printed by ./kc demo; only their SHA-256 is kept here).
+            version: 1
+            users:
+              - {"{"} name: demo-operator, role: operator, sites: [bat-trang-demo], token_sha256: {Access.AccessList.Hash(op)} {"}"}
+              - {"{"} name: demo-auditor, role: auditor, sites: [{string.Join(", ", sites)}], token_sha256: {Access.AccessList.Hash(auditor)} {"}"}
+              - {"{"} name: demo-centre, role: centre, token_sha256: {Access.AccessList.Hash(centre)} {"}"}
+            """);
+        return (op, auditor, centre);
     }
 
     /// <summary>The ware the live simulator puts into every firing (kc-sim --load), and the production the demo's operator records for it.</summary>
