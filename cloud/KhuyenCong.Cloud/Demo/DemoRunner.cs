@@ -55,16 +55,16 @@ public static partial class DemoRunner
         var brokerPort = FreePort();
         var busPort = FreePort();
         var gateway = WriteGatewayCopy(o.GatewayConfig, run, brokerPort, busPort);
-        var configDir = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(o.GatewayConfig))!, ".."));
-        var signIn = WriteDemoAccess(run, Path.Combine(configDir, "sites", "sites.yaml"));
-        var registryCopy = WriteRegistryCopy(Path.Combine(configDir, "sites", "sites.yaml"), run, o.TimeScale);
+        var firmware = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(o.GatewayConfig))!, ".."));
+        var registryCopy = WriteRegistryCopy(Path.Combine(firmware, "sites", "sites.yaml"), run, o.TimeScale);
+        var signIn = WriteDemoAccess(run, registryCopy);
         var scale = Math.Max(o.TimeScale, 1);
         var cloudCfg = CloudConfigLoader.Parse($"""
             embedded_broker: {"{"} bind: 127.0.0.1, port: {brokerPort} {"}"}
             influx: {"{"} url: "{influxUrl}", api: v1, database: {Database} {"}"}
-            registry: "{registryCopy}"
-            factors: "{Path.Combine(configDir, "factors")}"
-            data_dir: "{Path.Combine(run, "data")}"
+            registry: {registryCopy}
+            factors: {Path.Combine(firmware, "factors")}
+            data_dir: {Path.Combine(run, "data")}
             http: {"{"} bind: 127.0.0.1, port: 0, access_file: "{Path.Combine(run, "access.yaml")}" {"}"}
             jobs: {"{"} interval: 5s, window: 1d, min_firing: {(long)(30 * 60_000 / scale)}ms, production_match: {(long)(3_600_000 / scale)}ms {"}"}
             """, "demo cloud config");
