@@ -123,4 +123,42 @@ public sealed class HandWorkedJobTests
         Assert.Equal((61 * mjPerKwh + 22 * mjPerKgLpg) / 170, day.Numbers("sec_mj_per_kg").Single()!.Value, 6);
         Assert.Equal(2, day.Numbers("firings").Single());
     }
+
+    [Fact]
+    public async Task An_incremental_run_keeps_a_firing_that_ended_before_its_window_while_another_kiln_was_still_firing()
+    {
+        using var dir = new TempDirectory();
+        await using var influxd = await LocalInfluxd.StartAsync(dir.File("influx"));
+        using var sink = new InfluxV1Sink(new InfluxConfig { Url = influxd.Url, Database = "inc" }, password: null);
+        await sink.PrepareAsync(default);
+        using var influx = new InfluxQlClient(influxd.Url, "inc");
+        using var production = new ProductionStore(dir.File("production.db"));
+        // k2 fires from t = 10 to 160 min; k1 from 20 to 60 min, inside k2's firing. The meter counts 1 kWh per step.
+        var lines = new List<string>();
+        for (var i = 0; i <= 18; i++)
+        {
+            var ms = (T0 + TimeSpan.FromMinutes(10 * i)).ToUnixTimeMilliseconds();
+            lines.Add($"kiln,device=c1,gateway=gw-hand,kiln=k1,site=hand kiln_running={(i is >= 2 and <= 5 ? 1 : 0)} {ms}");
+            lines.Add($"kiln,device=c2,gateway=gw-hand,kiln=k2,site=hand kiln_running={(i is >= 1 and <= 15 ? 1 : 0)} {ms}");
+            lines.Add($"meter,device=m1,gateway=gw-hand,kiln=k1,site=hand energy_import_kwh={100 + i} {ms}");
+        }
+        using (var http = new HttpClient())
+        {
+            using var body = new StringContent(string.Join("\n", lines));
+            using var resp = await http.PostAsync(new Uri($"{influxd.Url}/write?db=inc&precision=ms"), body);
+            Assert.Equal(System.Net.HttpStatusCode.NoContent, resp.StatusCode);
+        }
+        var job = new AnalyticsJob(SiteRegistry.Parse(Registry, "hand.yaml"), SimulatedSiteFixture.Factors, influx, sink, production);
+        await job.RunAsync(T0, T0.AddHours(3), "recompute", default);
+        async Task<List<DateTimeOffset>> Starts(string kiln) => [.. (await influx.QueryAsync($"SELECT duration_h FROM firing WHERE kiln = '{kiln}'")).SelectMany(s => s.Times())];
+        Assert.Equal([T0.AddMinutes(20)], await Starts("k1"));
+        Assert.Equal([T0.AddMinutes(10)], await Starts("k2"));
+
+        // The window starts at T0 + 2 h: k2 is firing then (its firing is recomputed from its start at 10 min), k1 is not.
+        await job.RunAsync(T0.AddHours(2), T0.AddHours(3), "analytics", default);
+        Assert.Equal([T0.AddMinutes(20)], await Starts("k1"));
+        Assert.Equal([T0.AddMinutes(10)], await Starts("k2"));
+        var k1 = (await influx.QueryAsync("SELECT electricity_kwh FROM firing WHERE kiln = 'k1'")).Single();
+        Assert.Equal(4, k1.Numbers("electricity_kwh").Single()); // 20 → 60 min: four steps of 1 kWh
+    }
 }

@@ -163,8 +163,11 @@ public sealed class AnalyticsJob(SiteRegistry registry, FactorSet factors, Influ
                 .Select(f => FiringPoint(FiringCalculator.Compute(f, carriers, ledger, factors, _o.Voltage, _o.ProductionMatch)))
                 .ToList();
             count += points.Count;
+            // This kiln's firings from the start of its first firing overlapping the window (never another kiln's earlier
+            // start: a firing of this kiln that ended before the window is not recomputed, so it must not look stale).
+            var kilnFrom = windows[kiln.Id].Select(f => f.Start).Append(wFrom).Min();
             await store.ReplaceAsync(FiringMeasurement, new Dictionary<string, string> { ["site"] = site.Id, ["kiln"] = kiln.Id },
-                rangeFrom.ToUnixTimeMilliseconds(), wTo.ToUnixTimeMilliseconds() + 1, points, ct).ConfigureAwait(false);
+                kilnFrom.ToUnixTimeMilliseconds(), wTo.ToUnixTimeMilliseconds() + 1, points, ct).ConfigureAwait(false);
         }
 
         // 4. EnPIs of every day, month and year touched (from the firing and energy points just written).
