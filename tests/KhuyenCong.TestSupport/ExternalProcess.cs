@@ -11,6 +11,7 @@ public sealed class ExternalProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly StringBuilder _all = new();
 
     private ExternalProcess(Process process, string name)
     {
@@ -34,6 +35,15 @@ public sealed class ExternalProcess : IAsyncDisposable
                 var s = _output.ToString();
                 return s.Length <= 4000 ? s : s[^4000..];
             }
+        }
+    }
+
+    /// <summary>Everything it printed (the first 4 MB), for a test that reads a whole report.</summary>
+    public string FullOutput
+    {
+        get
+        {
+            lock (_output) return _all.ToString();
         }
     }
 
@@ -76,6 +86,7 @@ public sealed class ExternalProcess : IAsyncDisposable
         lock (_output)
         {
             _output.AppendLine(line);
+            if (_all.Length < 4_000_000) _all.AppendLine(line);
             if (_output.Length > 64_000) _output.Remove(0, _output.Length - 32_000);
         }
     }

@@ -105,6 +105,7 @@ public static partial class DemoRunner
                 {
                     await jobs.Job.RunAsync(started - TimeSpan.FromDays(1), DateTimeOffset.UtcNow, "demo-final", CancellationToken.None).ConfigureAwait(false);
                     await PrintReportAsync(influx, SiteOf(gateway), started).ConfigureAwait(false);
+                    if (cloud.Web is { } webHost) await SaveAnnualReportAsync(webHost.Url, signIn.Auditor, SiteOf(gateway), run).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is HttpRequestException or InfluxQueryException or InvalidOperationException)
                 {
@@ -274,6 +275,23 @@ public static partial class DemoRunner
             {
                 // InfluxDB busy: try again on the next round.
             }
+        }
+    }
+
+    /// <summary>
+    /// The site's annual report as an auditor gets it, through the API (CSV and the printable HTML page with charts),
+    /// saved next to the run's logs.
+    /// </summary>
+    private static async Task SaveAnnualReportAsync(Uri api, string token, string site, string run)
+    {
+        using var http = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromMinutes(1) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        var year = KhuyenCong.Analytics.Time.VietnamTime.LocalDate(DateTimeOffset.UtcNow).Year.ToString(CultureInfo.InvariantCulture);
+        foreach (var ext in new[] { "html", "csv" })
+        {
+            var file = Path.Combine(run, $"report-{site}-{year}.{ext}");
+            await File.WriteAllTextAsync(file, await http.GetStringAsync(new Uri($"api/v1/sites/{site}/reports/{year}.{ext}", UriKind.Relative)).ConfigureAwait(false)).ConfigureAwait(false);
+            Say($"annual report ({ext}, as the auditor gets it from {api}api/v1/sites/{site}/reports/{year}.{ext}): {file}");
         }
     }
 
