@@ -243,6 +243,9 @@ public sealed class Ingestor : IAsyncDisposable
         {
             if (!Topics.TryParse(topic, out var site, out var gateway, out var kind))
                 throw new ContractViolationException($"topic: '{topic}' is not kc/v1/<site>/<gateway>/<kind>");
+            // Refused before it is copied or parsed: the dead letter keeps only its first bytes.
+            if (payload.Length > TelemetryCodec.MaxPayloadBytes)
+                throw new ContractViolationException($"payload: {payload.Length} bytes exceeds the limit of {TelemetryCodec.MaxPayloadBytes}");
             var bytes = payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray();
             switch (kind)
             {
@@ -264,39 +267,54 @@ public sealed class Ingestor : IAsyncDisposable
         {
             Stats.InvalidMessage();
             _log.LogWarning("Dead-lettered message on {Topic}: {Reason}", Clip(topic, 200), ex.Message);
-            return new Decoded(inbound, [DeadLetter(topic, payload.ToArray(), "invalid", ex.Message)], IsDeadLetter: true);
+            return new Decoded(inbound, [DeadLetter(topic, payload, "invalid", ex.Message)], IsDeadLetter: true);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // A bug of ours, not the sender's: keep the message (payload and reason) rather than stop ingesting.
             Stats.InvalidMessage();
             _log.LogError(ex, "Dead-lettered message on {Topic} after an unexpected error", Clip(topic, 200));
-            return new Decoded(inbound, [DeadLetter(topic, payload.ToArray(), "error", $"{ex.GetType().Name}: {ex.Message}")], IsDeadLetter: true);
+            return new Decoded(inbound, [DeadLetter(topic, payload, "error", $"{ex.GetType().Name}: {ex.Message}")], IsDeadLetter: true);
         }
     }
 
     /// <summary>A record of a refused message: its reason and raw payload, queryable beside the data.</summary>
-    private static PointData DeadLetter(string topic, byte[] payload, string kind, string reason)
+    private static PointData DeadLetter(string topic, ReadOnlySequence<byte> payload, string kind, string reason)
     {
         Topics.TryParse(topic, out var site, out var gateway, out _);
-        string text;
-        try
-        {
-            text = new UTF8Encoding(false, true).GetString(payload);
-        }
-        catch (DecoderFallbackException)
-        {
-            text = "base64:" + Convert.ToBase64String(payload);
-        }
+        var text = PayloadText(payload, DeadLetterPayloadChars);
         return PointData.Measurement(RejectedMeasurement)
             .Tag("site", site.Length > 0 ? site : "unknown")
             .Tag("gateway", gateway.Length > 0 ? gateway : "unknown")
             .Tag("kind", kind)
             .Field("reason", Clip(reason, 1000))
             .Field("topic", Clip(topic, 300))
-            .Field("payload", Clip(text, 32_000))
+            .Field("payload", text)
             .Field("bytes", (long)payload.Length)
             .Timestamp(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 + Random.Shared.Next(1000), WritePrecision.Us);
+    }
+
+    /// <summary>Most characters of a refused payload kept in its dead letter.</summary>
+    internal const int DeadLetterPayloadChars = 32_000;
+
+    /// <summary>
+    /// The payload as text for a dead letter: at most <paramref name="maxChars"/> characters (with "…" when cut),
+    /// copied from its first bytes only, so a huge payload costs no huge allocation; "base64:…" when it is not UTF-8.
+    /// </summary>
+    internal static string PayloadText(ReadOnlySequence<byte> payload, int maxChars)
+    {
+        var cut = payload.Length > maxChars;
+        var head = payload.Slice(0, Math.Min(payload.Length, maxChars)).ToArray();
+        var strict = new UTF8Encoding(false, true);
+        // A cut may split a multi-byte character: drop up to 3 trailing bytes to find a whole one.
+        for (var drop = 0; drop <= (cut ? 3 : 0) && drop < head.Length; drop++)
+        {
+            if (!System.Text.Unicode.Utf8.IsValid(head.AsSpan(0, head.Length - drop))) continue;
+            return strict.GetString(head, 0, head.Length - drop) + (cut ? "…" : "");
+        }
+        if (head.Length == 0) return "";
+        var b64 = Convert.ToBase64String(head.AsSpan(0, Math.Min(head.Length, maxChars / 4 * 3)));
+        return "base64:" + b64 + (cut || b64.Length * 3 / 4 < head.Length ? "…" : "");
     }
 
     private async Task WriteAsync(List<Decoded> batch, CancellationToken ct)
@@ -311,7 +329,7 @@ public sealed class Ingestor : IAsyncDisposable
             Stats.RejectedMessage();
             var reason = _lastRejection ?? "refused by InfluxDB";
             _log.LogWarning("InfluxDB refused the points of a message on {Topic}: {Reason}", d.Message.ApplicationMessage.Topic, reason);
-            await TryWriteAsync([DeadLetter(d.Message.ApplicationMessage.Topic, d.Message.ApplicationMessage.Payload.ToArray(), "rejected", reason)], 0, ct).ConfigureAwait(false);
+            await TryWriteAsync([DeadLetter(d.Message.ApplicationMessage.Topic, d.Message.ApplicationMessage.Payload, "rejected", reason)], 0, ct).ConfigureAwait(false);
         }
     }
 
