@@ -343,6 +343,7 @@ public sealed class Ingestor : IAsyncDisposable
     private async Task<bool> TryWriteAsync(List<PointData> points, int dataPoints, CancellationToken ct)
     {
         var failures = 0;
+        SinkFailure? lastKind = null;
         while (true)
         {
             try
@@ -374,8 +375,11 @@ public sealed class Ingestor : IAsyncDisposable
                 var backoff = Backoff(failures, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30), jitter: true);
                 var wait = ex.RetryAfter is { } ra && ra > backoff ? ra : backoff;
                 var level = ex.Kind == SinkFailure.Unauthorized ? LogLevel.Error : LogLevel.Warning;
-                if (failures is 1 or 5 || failures % 20 == 0)
+                // Logged at the first failure, sparsely while it lasts, and whenever the kind changes (an outage that
+                // turns into refused credentials must be seen at once).
+                if (failures is 1 or 5 || failures % 20 == 0 || ex.Kind != lastKind)
                     _log.Log(level, "Write to {Sink} failed ({Failures}x), nothing acknowledged, retrying in {Wait:0.0} s: {Error}", _sink.Describe(), failures, wait.TotalSeconds, ex.Message);
+                lastKind = ex.Kind;
                 await Task.Delay(wait, ct).ConfigureAwait(false);
             }
         }
