@@ -71,7 +71,14 @@ public sealed class Ingestor : IAsyncDisposable
 
     public IngestStats Stats { get; } = new();
 
-    public bool IsConnected => _client.IsConnected;
+    /// <summary>
+    /// Connected and subscribed: a message published from now on reaches this ingestor (or its group). Between the
+    /// broker's CONNACK and SUBACK of a first connection the session has no subscription yet, and a message published
+    /// then would match nothing.
+    /// </summary>
+    public bool IsConnected => _client.IsConnected && _subscribed;
+
+    private volatile bool _subscribed;
 
     /// <summary>The topic filters subscribed to, with the shared-subscription prefix when a group is configured.</summary>
     public IReadOnlyList<string> Subscriptions => _filters;
@@ -137,6 +144,7 @@ public sealed class Ingestor : IAsyncDisposable
             {
                 if (!_client.IsConnected)
                 {
+                    _subscribed = false;
                     var options = BuildOptions();
                     // Every message of the previous connection was received before this point.
                     Interlocked.Increment(ref _connection);
@@ -154,6 +162,7 @@ public sealed class Ingestor : IAsyncDisposable
                         throw new InvalidOperationException("broker refused the subscription " + string.Join(", ", refused.Select(i => $"{i.TopicFilter.Topic} ({i.ResultCode})"))
                             + (_mqtt?.SharedGroup is not null ? "; shared subscriptions need a broker that supports them (mosquitto), not the embedded one" : ""));
                     }
+                    _subscribed = true;
                     _log.LogInformation("Ingestor connected to {Host}:{Port} (session present: {Session}), subscribed to {Filters}",
                         _endpoint.Host, _endpoint.Port, r.IsSessionPresent, string.Join(", ", _filters));
                     failures = 0;
@@ -199,38 +208,76 @@ public sealed class Ingestor : IAsyncDisposable
     private async Task ConsumeAsync(CancellationToken ct)
     {
         var reader = _inbox.Reader;
-        var batch = new List<Decoded>();
-        while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+        var writing = new List<Task>();
+        try
         {
-            var points = 0;
-            var deadline = DateTime.UtcNow + _cfg.FlushInterval;
-            while (points < _cfg.BatchPoints)
+            while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
             {
-                if (reader.TryRead(out var m))
+                var batch = await CollectAsync(reader, ct).ConfigureAwait(false);
+                // Several batches are written at once, so that decoding the next one overlaps InfluxDB's work on the
+                // previous ones; each batch is acknowledged as soon as its own points are accepted. The broker's receive
+                // maximum (max_in_flight) still bounds how many messages are unacknowledged in all of them together.
+                writing.Add(WriteAndAcknowledgeAsync(batch, ct));
+                while (writing.Count >= ConcurrentWrites || writing.Any(t => t.IsCompleted))
                 {
-                    var d = Decode(m);
-                    batch.Add(d);
-                    points += d.Points.Count;
-                    continue;
-                }
-                var left = deadline - DateTime.UtcNow;
-                if (left <= TimeSpan.Zero) break;
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                wait.CancelAfter(left);
-                try
-                {
-                    if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false)) break;
-                }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-                {
-                    break;
+                    var done = await Task.WhenAny(writing).ConfigureAwait(false);
+                    writing.Remove(done);
+                    await done.ConfigureAwait(false); // a failure here is a bug of ours: let RunAsync report it
                 }
             }
-            // Write first, acknowledge after: until InfluxDB has the points, the broker keeps the messages.
-            await WriteAsync(batch, ct).ConfigureAwait(false);
-            foreach (var d in batch) await AcknowledgeAsync(d.Inbound).ConfigureAwait(false);
-            batch.Clear();
         }
+        finally
+        {
+            // On shutdown the writes still running end with the cancellation; their messages stay unacknowledged.
+            try
+            {
+                await Task.WhenAll(writing).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+            }
+        }
+    }
+
+    /// <summary>Batches written at the same time by one ingestor.</summary>
+    internal const int ConcurrentWrites = 4;
+
+    /// <summary>Write first, acknowledge after: until InfluxDB has the points, the broker keeps the messages.</summary>
+    private async Task WriteAndAcknowledgeAsync(List<Decoded> batch, CancellationToken ct)
+    {
+        await WriteAsync(batch, ct).ConfigureAwait(false);
+        foreach (var d in batch) await AcknowledgeAsync(d.Inbound).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads and decodes messages until the batch has <see cref="IngestConfig.BatchPoints"/> points or the flush interval has passed.</summary>
+    private async Task<List<Decoded>> CollectAsync(ChannelReader<Inbound> reader, CancellationToken ct)
+    {
+        var batch = new List<Decoded>();
+        var points = 0;
+        var deadline = DateTime.UtcNow + _cfg.FlushInterval;
+        while (points < _cfg.BatchPoints)
+        {
+            if (reader.TryRead(out var m))
+            {
+                var d = Decode(m);
+                batch.Add(d);
+                points += d.Points.Count;
+                continue;
+            }
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero) break;
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            wait.CancelAfter(left);
+            try
+            {
+                if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false)) break;
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+        return batch;
     }
 
     /// <summary>Turns a message into points, or into a dead letter when it breaks the contract.</summary>
@@ -321,26 +368,25 @@ public sealed class Ingestor : IAsyncDisposable
     {
         var points = batch.SelectMany(d => d.Points).ToList();
         if (points.Count == 0) return;
-        if (await TryWriteAsync(points, batch.Where(d => !d.IsDeadLetter).Sum(d => d.Points.Count), ct).ConfigureAwait(false)) return;
+        if (await TryWriteAsync(points, batch.Where(d => !d.IsDeadLetter).Sum(d => d.Points.Count), ct).ConfigureAwait(false) is null) return;
         // InfluxDB refused some points: find the messages responsible, one by one, and dead-letter those.
         foreach (var d in batch)
         {
-            if (d.Points.Count == 0 || await TryWriteAsync(d.Points, d.IsDeadLetter ? 0 : d.Points.Count, ct).ConfigureAwait(false)) continue;
+            if (d.Points.Count == 0) continue;
+            var reason = await TryWriteAsync(d.Points, d.IsDeadLetter ? 0 : d.Points.Count, ct).ConfigureAwait(false);
+            if (reason is null) continue;
             Stats.RejectedMessage();
-            var reason = _lastRejection ?? "refused by InfluxDB";
             _log.LogWarning("InfluxDB refused the points of a message on {Topic}: {Reason}", d.Message.ApplicationMessage.Topic, reason);
             await TryWriteAsync([DeadLetter(d.Message.ApplicationMessage.Topic, d.Message.ApplicationMessage.Payload, "rejected", reason)], 0, ct).ConfigureAwait(false);
         }
     }
 
-    private string? _lastRejection;
-
     /// <summary>
-    /// Writes until InfluxDB accepts (true) or refuses the points as bad data (false). Everything else — InfluxDB down,
+    /// Writes until InfluxDB accepts (null) or refuses the points as bad data (its reason). Everything else — InfluxDB down,
     /// overloaded, unauthorised — is retried with back-off for as long as it takes: that is what makes it lossless.
     /// </summary>
     /// <param name="dataPoints">How many of <paramref name="points"/> are data (the rest are dead letters), for the counters.</param>
-    private async Task<bool> TryWriteAsync(List<PointData> points, int dataPoints, CancellationToken ct)
+    private async Task<string?> TryWriteAsync(List<PointData> points, int dataPoints, CancellationToken ct)
     {
         var failures = 0;
         SinkFailure? lastKind = null;
@@ -351,12 +397,11 @@ public sealed class Ingestor : IAsyncDisposable
                 await WriteSplittingAsync(points, ct).ConfigureAwait(false);
                 Stats.Written(dataPoints, points.Count - dataPoints);
                 NotifyWaiters();
-                return true;
+                return null;
             }
             catch (SinkException ex) when (ex.Kind == SinkFailure.Rejected)
             {
-                _lastRejection = ex.Message;
-                return false;
+                return ex.Message;
             }
             catch (SinkException ex)
             {
