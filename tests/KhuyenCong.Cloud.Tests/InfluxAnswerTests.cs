@@ -167,8 +167,11 @@ public sealed class InfluxProxy : IAsyncDisposable
     private readonly Task _loop;
     private int _writes;
 
-    private InfluxProxy(string upstream, Func<WriteSeen, Answer?> script)
+    private readonly TimeSpan _writeDelay;
+
+    private InfluxProxy(string upstream, Func<WriteSeen, Answer?> script, TimeSpan writeDelay)
     {
+        _writeDelay = writeDelay;
         _upstream = new HttpClient { BaseAddress = new Uri(upstream) };
         _script = script;
         var port = FreePort.Next();
@@ -180,10 +183,14 @@ public sealed class InfluxProxy : IAsyncDisposable
 
     public string Url { get; }
 
+    /// <summary>While set, every write is answered 503 and not passed on, also writes already waiting out the delay.</summary>
+    public bool RefuseWrites { get; set; }
+
     /// <summary>Every write request, in arrival order, with the status it got.</summary>
     public ConcurrentQueue<WriteSeen> Writes { get; } = new();
 
-    public static InfluxProxy Start(string upstream, Func<WriteSeen, Answer?> script) => new(upstream, script);
+    /// <param name="writeDelay">How long each write passed on is held first: a slow InfluxDB, so that a crash lands mid-write.</param>
+    public static InfluxProxy Start(string upstream, Func<WriteSeen, Answer?> script, TimeSpan writeDelay = default) => new(upstream, script, writeDelay);
 
     public string Describe() => string.Join(", ", Writes.Select(w => $"#{w.Index} {w.Lines} lines → {w.Status}"));
 
@@ -221,6 +228,11 @@ public sealed class InfluxProxy : IAsyncDisposable
         }
         try
         {
+            if (answer is null)
+            {
+                if (seen is not null && _writeDelay > TimeSpan.Zero) await Task.Delay(_writeDelay);
+                if (seen is not null && RefuseWrites) answer = new Answer(503, "{\"error\":\"refused by the test\"}");
+            }
             if (answer is null)
             {
                 using var request = new HttpRequestMessage(new HttpMethod(ctx.Request.HttpMethod), path.TrimStart('/'));

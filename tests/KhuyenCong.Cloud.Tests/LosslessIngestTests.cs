@@ -93,8 +93,10 @@ public sealed class LosslessIngestTests
         await using var influxd = await influxdStart;
         using var dir = new TempDirectory("kc-cloud-kill");
         var config = dir.File("cloud.yaml");
-        // Small writes, so that a kill lands between writes with messages received but not yet acknowledged.
-        await File.WriteAllTextAsync(config, Yaml(mosquitto, influxd.Url, "killed", "ingestor-killed", extraIngest: "  batch_points: 20"));
+        // Small writes, each held 300 ms on its way to influxd: the kill lands while writes are under way, with messages
+        // received and written in part but not acknowledged.
+        await using var slow = InfluxProxy.Start(influxd.Url, _ => null, writeDelay: TimeSpan.FromMilliseconds(300));
+        await File.WriteAllTextAsync(config, Yaml(mosquitto, slow.Url, "killed", "ingestor-killed", extraIngest: "  batch_points: 20"));
         var exe = Path.Combine(AppContext.BaseDirectory, "kc-cloud");
         var fleet = new Fleet("site-kill", gateways: 4, batchesPerGateway: 150);
         using var influx = new InfluxQlClient(influxd.Url, "killed");
@@ -106,6 +108,9 @@ public sealed class LosslessIngestTests
             Assert.False(first.HasExited, first.Output);
             var publishing = PublishAsync(mosquitto, fleet, 0, 75);
             await Eventually.Until(async () => await fleet.StoredAsync(influx) > 0, () => $"kc-cloud starts writing. {first.Output}", Patience);
+            // Writes still held by the slow server never reach influxd: what the ingestor had under way at the kill
+            // is lost on the InfluxDB side too, and only the broker's redelivery can bring it back.
+            slow.RefuseWrites = true;
             first.Kill(); // SIGKILL: no clean disconnect, nothing flushed, in-flight messages unacknowledged
             await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
             storedAtKill = await fleet.StoredAsync(influx);
@@ -114,9 +119,11 @@ public sealed class LosslessIngestTests
         // The gateways go on while no ingestor runs: the broker queues for the ingestor's session.
         await PublishAsync(mosquitto, fleet, 75, 150);
         Assert.InRange(storedAtKill, 1, fleet.Total / 2); // the kill happened in the middle of the stream
+        var lostAtKill = slow.Writes.Where(w => w.Status == 503).Sum(w => w.Lines);
 
+        slow.RefuseWrites = false;
         await using var second = ExternalProcess.Start(exe, ["run", "--config", config]);
-        await Eventually.Until(async () => await fleet.StoredAsync(influx) == fleet.Total, () => $"all {fleet.Total} batches are stored after the restart (had {storedAtKill} at the kill). {second.Output}", Patience);
+        await Eventually.Until(async () => await fleet.StoredAsync(influx) == fleet.Total, () => $"all {fleet.Total} batches are stored after the restart (had {storedAtKill} at the kill, {lostAtKill} lines under way then never reached influxd). {second.Output}", Patience);
         await fleet.AssertEveryReadingStoredOnceAsync(influx);
         Assert.Contains("session present: True", second.Output, StringComparison.Ordinal);
         await second.StopAsync();
