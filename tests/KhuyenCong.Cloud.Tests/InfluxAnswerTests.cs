@@ -167,11 +167,11 @@ public sealed class InfluxProxy : IAsyncDisposable
     private readonly Task _loop;
     private int _writes;
 
-    private readonly TimeSpan _writeDelay;
+    private volatile int _holdFrom;
 
-    private InfluxProxy(string upstream, Func<WriteSeen, Answer?> script, TimeSpan writeDelay)
+    private InfluxProxy(string upstream, Func<WriteSeen, Answer?> script, int holdFrom)
     {
-        _writeDelay = writeDelay;
+        _holdFrom = holdFrom;
         _upstream = new HttpClient { BaseAddress = new Uri(upstream) };
         _script = script;
         var port = FreePort.Next();
@@ -183,14 +183,27 @@ public sealed class InfluxProxy : IAsyncDisposable
 
     public string Url { get; }
 
-    /// <summary>While set, every write is answered 503 and not passed on, also writes already waiting out the delay.</summary>
+    /// <summary>While set, every write is answered 503 and not passed on, held ones included.</summary>
     public bool RefuseWrites { get; set; }
 
     /// <summary>Every write request, in arrival order, with the status it got.</summary>
     public ConcurrentQueue<WriteSeen> Writes { get; } = new();
 
-    /// <param name="writeDelay">How long each write passed on is held first: a slow InfluxDB, so that a crash lands mid-write.</param>
-    public static InfluxProxy Start(string upstream, Func<WriteSeen, Answer?> script, TimeSpan writeDelay = default) => new(upstream, script, writeDelay);
+    /// <param name="holdFrom">
+    /// Writes from this one on (counted from 0) are held, unanswered, until <see cref="RefuseWrites"/> is set: an InfluxDB
+    /// that stops answering, so that a crash of the writer certainly lands in the middle of writes.
+    /// </param>
+    public static InfluxProxy Start(string upstream, Func<WriteSeen, Answer?> script, int holdFrom = int.MaxValue) => new(upstream, script, holdFrom);
+
+    /// <summary>From now on every write is passed on: nothing held, nothing refused.</summary>
+    public void PassAll()
+    {
+        _holdFrom = int.MaxValue;
+        RefuseWrites = false;
+    }
+
+    /// <summary>Writes held now (see holdFrom), never answered until <see cref="RefuseWrites"/> is set.</summary>
+    public int Held => Writes.Count(w => w.Index >= _holdFrom && w.Status == 0);
 
     public string Describe() => string.Join(", ", Writes.Select(w => $"#{w.Index} {w.Lines} lines → {w.Status}"));
 
@@ -230,7 +243,7 @@ public sealed class InfluxProxy : IAsyncDisposable
         {
             if (answer is null)
             {
-                if (seen is not null && _writeDelay > TimeSpan.Zero) await Task.Delay(_writeDelay);
+                while (seen is not null && seen.Index >= _holdFrom && !RefuseWrites) await Task.Delay(20);
                 if (seen is not null && RefuseWrites) answer = new Answer(503, "{\"error\":\"refused by the test\"}");
             }
             if (answer is null)

@@ -93,9 +93,9 @@ public sealed class LosslessIngestTests
         await using var influxd = await influxdStart;
         using var dir = new TempDirectory("kc-cloud-kill");
         var config = dir.File("cloud.yaml");
-        // Small writes, each held 300 ms on its way to influxd: the kill lands while writes are under way, with messages
-        // received and written in part but not acknowledged.
-        await using var slow = InfluxProxy.Start(influxd.Url, _ => null, writeDelay: TimeSpan.FromMilliseconds(300));
+        // Small writes; after the first 4, influxd (behind a server that holds writes) stops answering, so the kill
+        // certainly lands while writes are under way: messages received, not yet in InfluxDB, not acknowledged.
+        await using var slow = InfluxProxy.Start(influxd.Url, _ => null, holdFrom: 4);
         await File.WriteAllTextAsync(config, Yaml(mosquitto, slow.Url, "killed", "ingestor-killed", extraIngest: "  batch_points: 20"));
         var exe = Path.Combine(AppContext.BaseDirectory, "kc-cloud");
         var fleet = new Fleet("site-kill", gateways: 4, batchesPerGateway: 150);
@@ -107,9 +107,9 @@ public sealed class LosslessIngestTests
             await Eventually.Until(() => first.Output.Contains("Ingestor connected", StringComparison.Ordinal) || first.HasExited, "kc-cloud connects");
             Assert.False(first.HasExited, first.Output);
             var publishing = PublishAsync(mosquitto, fleet, 0, 75);
-            await Eventually.Until(async () => await fleet.StoredAsync(influx) > 0, () => $"kc-cloud starts writing. {first.Output}", Patience);
-            // Writes still held by the slow server never reach influxd: what the ingestor had under way at the kill
-            // is lost on the InfluxDB side too, and only the broker's redelivery can bring it back.
+            await Eventually.Until(async () => await fleet.StoredAsync(influx) > 0 && slow.Held > 0, () => $"kc-cloud has written and has writes under way. {slow.Describe()} {first.Output}", Patience);
+            // The held writes never reach influxd: what the ingestor had under way at the kill is lost on the InfluxDB
+            // side too, and only the broker's redelivery can bring it back.
             slow.RefuseWrites = true;
             first.Kill(); // SIGKILL: no clean disconnect, nothing flushed, in-flight messages unacknowledged
             await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
@@ -120,8 +120,9 @@ public sealed class LosslessIngestTests
         await PublishAsync(mosquitto, fleet, 75, 150);
         Assert.InRange(storedAtKill, 1, fleet.Total / 2); // the kill happened in the middle of the stream
         var lostAtKill = slow.Writes.Where(w => w.Status == 503).Sum(w => w.Lines);
+        Assert.True(lostAtKill > 0, slow.Describe());
 
-        slow.RefuseWrites = false;
+        slow.PassAll();
         await using var second = ExternalProcess.Start(exe, ["run", "--config", config]);
         await Eventually.Until(async () => await fleet.StoredAsync(influx) == fleet.Total, () => $"all {fleet.Total} batches are stored after the restart (had {storedAtKill} at the kill, {lostAtKill} lines under way then never reached influxd). {second.Output}", Patience);
         await fleet.AssertEveryReadingStoredOnceAsync(influx);
