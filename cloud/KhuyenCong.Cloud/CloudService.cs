@@ -1,5 +1,6 @@
 using System.Net;
 using KhuyenCong.Cloud.Broker;
+using KhuyenCong.Cloud.Jobs;
 using KhuyenCong.Cloud.Config;
 using KhuyenCong.Configuration;
 using KhuyenCong.Cloud.Influx;
@@ -38,20 +39,52 @@ public sealed class CloudService : IAsyncDisposable
             var host = uri.Host;
             var port = uri.IsDefaultPort || uri.Port <= 0 ? (uri.Scheme == "mqtts" ? 8883 : 1883) : uri.Port;
             var password = Secrets.Read(m.PasswordFile, m.PasswordEnv, loaded.Dir);
-            Ingestor = new Ingestor(host, port, m, password, Sink, c.Ingest, logs.CreateLogger("ingest"));
+            Ingestor = new Ingestor(host, port, m, password, Sink, c.Ingest, logs.CreateLogger("ingest")) { Registry = Registry, ConfigDir = loaded.Dir };
         }
         else
         {
-            var broker = new EmbeddedBroker(IPAddress.Parse(c.EmbeddedBroker.Bind), c.EmbeddedBroker.Port, logs.CreateLogger("broker"));
+            var eb = c.EmbeddedBroker;
+            BrokerSecurity? security = null;
+            MqttConfig? ingestorLogin = null;
+            if (eb.PasswordFile is not null)
+            {
+                if (Registry!.SiteOfGateway(eb.IngestorUser) is { } clash)
+                    throw loaded.Binder.Error(eb, nameof(eb.IngestorUser), $"'{eb.IngestorUser}' is a gateway of site '{clash.Id}'; the ingestor needs a user of its own");
+                // The ingestor in this process logs in with a secret made now, known only to this process.
+                var secret = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+                ingestorLogin = new MqttConfig { Url = "mqtt://embedded", Username = eb.IngestorUser };
+                security = new BrokerSecurity
+                {
+                    Passwords = MosquittoPasswordFile.Load(Path.GetFullPath(eb.PasswordFile, loaded.Dir)),
+                    Access = new TopicAccess(Registry, [eb.IngestorUser]),
+                    IngestorUser = eb.IngestorUser,
+                    IngestorSecret = secret,
+                    IngestorClientIds = [ingestorLogin.ClientId],
+                };
+                _ingestorSecret = secret;
+            }
+            (int, System.Security.Cryptography.X509Certificates.X509Certificate2)? tls = eb.Tls is { } t
+                ? (t.Port, LoadCertificate(Path.GetFullPath(t.CertFile, loaded.Dir), Path.GetFullPath(t.KeyFile, loaded.Dir)))
+                : null;
+            var broker = new EmbeddedBroker(IPAddress.Parse(eb.Bind), eb.Port, logs.CreateLogger("broker"), security, tls);
             Broker = broker;
             var bind = broker.Address;
             var host = bind.Equals(IPAddress.Any) ? "127.0.0.1" : bind.Equals(IPAddress.IPv6Any) ? "::1" : bind.ToString();
             // Looked up at connect time: with port 0 the port is known only once the broker has started.
-            Ingestor = new Ingestor(() => (host, broker.Port), null, null, Sink, c.Ingest, logs.CreateLogger("ingest"));
+            Ingestor = new Ingestor(() => (host, broker.Port), ingestorLogin, _ingestorSecret, Sink, c.Ingest, logs.CreateLogger("ingest")) { Registry = Registry, ConfigDir = loaded.Dir };
         }
     }
 
+    private readonly string? _ingestorSecret;
+
     public LoadedCloudConfig Config { get; }
+
+    /// <summary>A PEM certificate and key as a certificate SslStream can serve (through PKCS#12, which every platform accepts).</summary>
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 LoadCertificate(string certFile, string keyFile)
+    {
+        using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certFile, keyFile);
+        return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(pem.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null);
+    }
 
     /// <summary>The site registry, when the config names one.</summary>
     public SiteRegistry? Registry { get; }
@@ -79,10 +112,15 @@ public sealed class CloudService : IAsyncDisposable
     /// <summary>Starts the broker (if embedded), prepares InfluxDB and starts ingesting in the background.</summary>
     public async Task StartAsync(CancellationToken ct)
     {
+        if (Registry is null)
+            _log.LogWarning("No site registry configured (registry: in {File}): ANY gateway may write ANY site's data", Config.File);
         if (Broker is not null)
         {
             await Broker.StartAsync().ConfigureAwait(false);
             _log.LogInformation("Embedded MQTT broker listening on {Url}", Broker.Url);
+            if (Broker.HasTls) _log.LogInformation("Embedded MQTT broker listening with TLS on port {Port}", Broker.TlsPort);
+            if (_ingestorSecret is null)
+                _log.LogWarning("The embedded broker lets ANY client connect without a password and publish anything: set embedded_broker.password_file");
         }
         for (var attempt = 1; ; attempt++)
         {
@@ -115,7 +153,16 @@ public sealed class CloudService : IAsyncDisposable
             await Web.StartAsync(ct).ConfigureAwait(false);
             _log.LogInformation("API and live page on {Url} (OpenAPI: {Url}openapi/v1.json)", Web.Url, Web.Url);
         }
+        if (Config.Config.Jobs is { Enabled: true } jobs && Registry is not null)
+        {
+            Jobs = JobLoop.Create(Config, Registry, Sink, _logs);
+            Jobs.Start(_cts.Token);
+            _log.LogInformation("Analytics jobs every {Interval} over the last {Window}", jobs.Interval, jobs.Window);
+        }
     }
+
+    /// <summary>The analytics jobs' loop, when the config enables them (after <see cref="StartAsync"/>).</summary>
+    public JobLoop? Jobs { get; private set; }
 
     private CloudWebContext CreateWebContext(HttpConfig http)
     {
@@ -165,6 +212,7 @@ public sealed class CloudService : IAsyncDisposable
         {
             _log.LogError(ex, "Ingestion had failed");
         }
+        if (Jobs is not null) await Jobs.DisposeAsync().ConfigureAwait(false);
         if (Web is not null) await Web.DisposeAsync().ConfigureAwait(false);
         _webContext?.Influx.Dispose();
         _webContext?.Production.Dispose();

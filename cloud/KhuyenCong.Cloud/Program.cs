@@ -15,9 +15,18 @@ namespace KhuyenCong.Cloud
 
               kc-cloud run --config <cloud.yaml>      ingest every gateway's telemetry into InfluxDB until stopped
               kc-cloud token                          print a new API token and the line access.yaml keeps of it
+              kc-cloud mosquitto-acl --registry <sites.yaml> [--ingestor-user ingestor[,ingestor-2]]
+                                                      print the mosquitto ACL file for the registry's gateways
               kc-cloud demo --edge <kc-edge.dll> --sim <kc-sim.dll> --gateway <gateway.yaml> --work-dir <dir>
-                            [--duration 5m] [--influx-url http://host:8086] [--time-scale 600]
+                            [--duration 5m] [--influx-url http://host:8086] [--time-scale 600] [--history-days 10]
                                                     the whole pipeline with a simulated workshop (./kc demo)
+              kc-cloud history --config <cloud.yaml> --gateway <gateway.yaml> [--days 7] [--to 2026-11-29T00:00:00Z]
+                            [--poll 2s] [--seed 7]
+                                                    write simulated raw data of past days into InfluxDB (and a
+                                                    production entry per firing into the ledger), as fast as it goes
+              kc-cloud recompute --config <cloud.yaml> --from <2026-11-01> [--to <2026-11-30>]
+                                                    rerun the analytics jobs over a range (local days, or instants
+                                                    like 2026-11-01T08:00:00+07:00; --to defaults to now)
 
             Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or arguments.
             """;
@@ -47,6 +56,9 @@ namespace KhuyenCong.Cloud
                 return args[0] switch
                 {
                     "token" => PrintToken(),
+                    "mosquitto-acl" => PrintMosquittoAcl(Require(o, "registry"), o.GetValueOrDefault("ingestor-user") ?? "ingestor"),
+                    "history" => await Demo.HistoryCli.RunAsync(o, stop.Token).ConfigureAwait(false),
+                    "recompute" => await Jobs.RecomputeCli.RunAsync(o, stop.Token).ConfigureAwait(false),
                     "run" => await CloudHost.RunAsync(Require(o, "config"), stop.Token).ConfigureAwait(false),
                     "demo" => await DemoRunner.RunAsync(new DemoOptions
                     {
@@ -57,6 +69,7 @@ namespace KhuyenCong.Cloud
                         Duration = o.TryGetValue("duration", out var d) ? YamlBinder.ParseDuration(d) : null,
                         InfluxUrl = o.GetValueOrDefault("influx-url"),
                         TimeScale = o.TryGetValue("time-scale", out var ts) ? double.Parse(ts, CultureInfo.InvariantCulture) : 600,
+                        HistoryDays = o.TryGetValue("history-days", out var hd) ? double.Parse(hd, CultureInfo.InvariantCulture) : 10,
                     }, stop.Token).ConfigureAwait(false),
                     _ => throw new ArgumentException($"unknown command '{args[0]}'"),
                 };
@@ -87,6 +100,12 @@ namespace KhuyenCong.Cloud
             var token = Access.AccessList.NewToken();
             Console.WriteLine($"token (give it to the user; it is shown only now): {token}");
             Console.WriteLine($"access.yaml:  token_sha256: {Access.AccessList.Hash(token)}");
+            return 0;
+        }
+
+        private static int PrintMosquittoAcl(string registry, string ingestorUsers)
+        {
+            Console.Write(Broker.MosquittoAcl.Generate(Sites.SiteRegistry.Load(registry), ingestorUsers.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)));
             return 0;
         }
 

@@ -52,8 +52,22 @@ public sealed class KilnModel
     public double HeatCapacityJPerK { get; }
     public double LossWPerK { get; }
     public double BurnerEfficiency { get; } = 0.35;
-    /// <summary>Rest between the end of cooling and the next firing.</summary>
-    public TimeSpan RestBetweenFirings { get; init; } = TimeSpan.FromMinutes(30);
+    /// <summary>Rest between the end of cooling and the next firing (settable: a history may vary it per firing).</summary>
+    public TimeSpan RestBetweenFirings { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// Ware in the kiln, kg. Its heat capacity adds to the kiln's, so a fuller kiln takes more energy to fire (and longer
+    /// to cool). 0 (the default) is an empty kiln. Set it from <see cref="FiringStarting"/> to load each firing.
+    /// </summary>
+    public double LoadKg { get; set; }
+
+    /// <summary>Specific heat of fired clay, J/(kg·K) (about 0.8–1.1 kJ/(kg·K) for stoneware bodies).</summary>
+    public double WareHeatCapacityJPerKgK { get; init; } = 900;
+
+    /// <summary>Raised just before a firing starts (the kiln is loaded): the owner may set <see cref="LoadKg"/> here.</summary>
+    public event Action<KilnModel>? FiringStarting;
+
+    private double TotalHeatCapacityJPerK => HeatCapacityJPerK + LoadKg * WareHeatCapacityJPerKgK;
     public IReadOnlyList<FiringSegment> Program { get; init; } =
     [
         new(600, 150, TimeSpan.Zero),       // water smoking and organic burnout
@@ -93,10 +107,10 @@ public sealed class KilnModel
         if (Running)
         {
             // The controller asks for what keeps the kiln on the setpoint ramp, limited by the heater rating.
-            var wanted = loss + HeatCapacityJPerK * (SetpointC - TemperatureC) / Math.Max(dtSeconds, 60);
+            var wanted = loss + TotalHeatCapacityJPerK * (SetpointC - TemperatureC) / Math.Max(dtSeconds, 60);
             HeatW = Math.Clamp(wanted, 0, RatedPowerW);
         }
-        TemperatureC += (HeatW - loss) * dtSeconds / HeatCapacityJPerK;
+        TemperatureC += (HeatW - loss) * dtSeconds / TotalHeatCapacityJPerK;
 
         if (Fuel == KilnFuel.Electric)
         {
@@ -112,6 +126,7 @@ public sealed class KilnModel
 
     private void StartFiring()
     {
+        FiringStarting?.Invoke(this);
         _segment = 0;
         _segmentHeldSeconds = 0;
         _idleSeconds = 0;

@@ -7,15 +7,17 @@ using KhuyenCong.Simulator;
 const string usage = """
     kc-sim — simulated pottery workshop (kilns, meters, gas) as real Modbus TCP devices
 
-      kc-sim --config <gateway.yaml> [--time-scale 600] [--seed 42]
+      kc-sim --config <gateway.yaml> [--time-scale 600] [--seed 42] [--load kiln-1=60,kiln-2=400]
 
     Every device of the gateway config is served at its unit id, with its profile's register map, on the
     host:port of its TCP bus. --time-scale is simulated seconds per real second (600: a firing in about 90 s).
+    --load puts that many kg of ware into each firing of a kiln (default: empty kilns).
     """;
 
 string? config = null;
 var timeScale = 600.0;
 var seed = 42;
+var loads = new Dictionary<string, double>(StringComparer.Ordinal);
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -23,6 +25,7 @@ for (var i = 0; i < args.Length; i++)
         case "--config" when i + 1 < args.Length: config = args[++i]; break;
         case "--time-scale" when i + 1 < args.Length && double.TryParse(args[i + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out var ts) && ts >= 0: timeScale = ts; i++; break;
         case "--seed" when i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var s): seed = s; i++; break;
+        case "--load" when i + 1 < args.Length && ParseLoads(args[i + 1], loads): i++; break;
         case "-h" or "--help": Console.WriteLine(usage); return 0;
         default: Console.Error.WriteLine($"kc-sim: unexpected argument '{args[i]}'\n\n{usage}"); return 2;
     }
@@ -63,6 +66,15 @@ AppDomain.CurrentDomain.ProcessExit += (_, _) =>
             };
 
 await using var sim = new SimulatorHost(gateway, timeScale, seed);
+foreach (var (kiln, kg) in loads)
+{
+    if (!sim.Workshop.Kilns.TryGetValue(kiln, out var model))
+    {
+        Console.Error.WriteLine($"kc-sim: --load: '{kiln}' is not a kiln of {config} ({string.Join(", ", sim.Workshop.Kilns.Keys)})");
+        return 2;
+    }
+    model.LoadKg = kg;
+}
 await sim.StartAsync(stop.Token);
 foreach (var (bus, ep) in sim.Endpoints)
 {
@@ -83,3 +95,14 @@ catch (OperationCanceledException)
 {
 }
 return 0;
+
+static bool ParseLoads(string text, Dictionary<string, double> loads)
+{
+    foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+    {
+        var kv = part.Split('=');
+        if (kv.Length != 2 || !double.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var kg) || kg < 0) return false;
+        loads[kv[0]] = kg;
+    }
+    return true;
+}

@@ -11,6 +11,16 @@ public sealed class MosquittoServer : IAsyncDisposable
     private readonly TempDirectory _dir = new("kc-mosquitto");
     private ExternalProcess? _process;
 
+    private MosquittoServer(int port, int tlsPort, Func<MosquittoServer, string> config)
+    {
+        Port = port;
+        TlsPort = tlsPort;
+        // Started as root, mosquitto drops to its own user: it must be able to write its persistence file here.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(_dir.Path, (UnixFileMode)0x1FF);
+        ConfigPath = _dir.File("mosquitto.conf");
+        File.WriteAllText(ConfigPath, config(this));
+    }
+
     private MosquittoServer(int port, string extraConfig)
     {
         Port = port;
@@ -33,6 +43,10 @@ public sealed class MosquittoServer : IAsyncDisposable
     }
 
     public int Port { get; }
+    /// <summary>A second free port for a TLS listener (only with <see cref="StartWithConfigAsync"/>; 0 otherwise).</summary>
+    public int TlsPort { get; }
+    /// <summary>The broker's own temp directory (config, persistence): files mosquitto must read can go here too.</summary>
+    public string Directory => _dir.Path;
     public string ConfigPath { get; }
     public string Url => $"mqtt://127.0.0.1:{Port}";
     public string Output => _process?.Output ?? "";
@@ -40,6 +54,18 @@ public sealed class MosquittoServer : IAsyncDisposable
     public static async Task<MosquittoServer> StartAsync(string extraConfig = "", int port = 0)
     {
         var s = new MosquittoServer(port == 0 ? FreePort.Next() : port, extraConfig);
+        await s.StartAgainAsync();
+        return s;
+    }
+
+    /// <summary>
+    /// Starts mosquitto with a whole configuration of the caller's: <paramref name="config"/> gets the server (for
+    /// <see cref="Port"/>, <see cref="TlsPort"/> and <see cref="Directory"/>) and returns the mosquitto.conf text. It must
+    /// declare a listener on <see cref="Port"/>, which is waited for.
+    /// </summary>
+    public static async Task<MosquittoServer> StartWithConfigAsync(Func<MosquittoServer, string> config)
+    {
+        var s = new MosquittoServer(FreePort.Next(), FreePort.Next(), config);
         await s.StartAgainAsync();
         return s;
     }

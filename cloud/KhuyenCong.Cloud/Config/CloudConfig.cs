@@ -19,6 +19,29 @@ public sealed class CloudConfig
     public string DataDir { get; set; } = "data";
     /// <summary>The REST API and the live page. Needs <see cref="Registry"/>. Absent: no HTTP server.</summary>
     public HttpConfig? Http { get; set; }
+    /// <summary>The analytics jobs (derived series: energy, firing, enpi, savings, compliance). Needs <see cref="Registry"/>. Absent: none run.</summary>
+    public JobsConfig? Jobs { get; set; }
+}
+
+/// <summary>How the analytics jobs run inside the service (docs/analytics.md, "Jobs").</summary>
+public sealed class JobsConfig
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Time between the end of one run and the start of the next.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(1);
+    /// <summary>How far back each run recomputes (plus any firing still running at its start).</summary>
+    public TimeSpan Window { get; set; } = TimeSpan.FromDays(2);
+    /// <summary>The supply voltage of the sites' connection, for the electricity price (below_6kv for most workshops).</summary>
+    public KhuyenCong.Analytics.Factors.VoltageLevel VoltageLevel { get; set; } = KhuyenCong.Analytics.Factors.VoltageLevel.Below6kV;
+    /// <summary>
+    /// Counters that wrap, "site/device" → the value at which the register wraps (65536 × scale for a 16-bit register):
+    /// a drop across it is a rollover, not a reset.
+    /// </summary>
+    public Dictionary<string, double> CounterModulus { get; set; } = [];
+    /// <summary>Runs of kiln_running shorter than this are blips, not firings.</summary>
+    public TimeSpan MinFiring { get; set; } = TimeSpan.FromMinutes(30);
+    /// <summary>A production entry belongs to a firing when its firing time is within the firing, give or take this.</summary>
+    public TimeSpan ProductionMatch { get; set; } = TimeSpan.FromHours(1);
 }
 
 public sealed class HttpConfig
@@ -48,6 +71,18 @@ public sealed class MqttConfig
     public List<string> Subscriptions { get; set; } = [.. MqttDefaults.Subscriptions];
     /// <summary>How long the broker keeps the session while the ingestor is away.</summary>
     public TimeSpan SessionExpiry { get; set; } = TimeSpan.FromDays(1);
+    /// <summary>For mqtts: the CA that signed the broker's certificate, and the ingestor's own certificate when the broker asks for one.</summary>
+    public MqttTlsConfig? Tls { get; set; }
+}
+
+/// <summary>TLS settings of the ingestor's connection (PEM files, relative to the config file).</summary>
+public sealed class MqttTlsConfig
+{
+    /// <summary>The CA certificate(s) the broker's certificate must chain to; absent: the system trust store.</summary>
+    public string? CaFile { get; set; }
+    /// <summary>A client certificate, for a broker with require_certificate true; needs <see cref="KeyFile"/>.</summary>
+    public string? CertFile { get; set; }
+    public string? KeyFile { get; set; }
 }
 
 public static class MqttDefaults
@@ -62,6 +97,24 @@ public sealed class EmbeddedBrokerConfig
     public string Bind { get; set; } = "127.0.0.1";
     /// <summary>0 takes a free port (see <see cref="Broker.EmbeddedBroker.Port"/> after start).</summary>
     public int Port { get; set; } = 1883;
+    /// <summary>
+    /// A mosquitto password file (mosquitto_passwd). When set, clients must log in (gateways with their gateway id as
+    /// username) and the registry decides what each may publish; absent: any client may connect and publish anything.
+    /// </summary>
+    public string? PasswordFile { get; set; }
+    /// <summary>The user that may read every gateway's messages (the ingestor inside the service logs in as it by itself).</summary>
+    public string IngestorUser { get; set; } = "ingestor";
+    /// <summary>A TLS listener beside the plain one, on the same address (gateways over the internet).</summary>
+    public EmbeddedBrokerTlsConfig? Tls { get; set; }
+}
+
+public sealed class EmbeddedBrokerTlsConfig
+{
+    /// <summary>0 takes a free port.</summary>
+    public int Port { get; set; } = 8883;
+    /// <summary>The broker's certificate (PEM; with its chain after it, if any) and its private key (PEM).</summary>
+    public required string CertFile { get; set; }
+    public required string KeyFile { get; set; }
 }
 
 public enum InfluxApi
@@ -141,9 +194,31 @@ public static class CloudConfigLoader
             {
                 if (TopicFilterError(m.Subscriptions[k]) is { } why) throw b.Error(m, nameof(m.Subscriptions), $"[{k}] '{m.Subscriptions[k]}' {why}");
             }
+            if (m.Tls is { } t)
+            {
+                if (u.Scheme != "mqtts") throw b.Error(m, nameof(m.Tls), $"needs an mqtts:// url (the url is '{m.Url}')");
+                SecretFileExists(b, t, nameof(t.CaFile), t.CaFile, dir);
+                SecretFileExists(b, t, nameof(t.CertFile), t.CertFile, dir);
+                SecretFileExists(b, t, nameof(t.KeyFile), t.KeyFile, dir);
+                if (t.CertFile is not null && t.KeyFile is null) throw b.Error(t, nameof(t.CertFile), "needs key_file (the client certificate's private key)");
+                if (t.KeyFile is not null && t.CertFile is null) throw b.Error(t, nameof(t.KeyFile), "needs cert_file");
+            }
         }
         if (!System.Net.IPAddress.TryParse(c.EmbeddedBroker.Bind, out _)) throw b.Error(c.EmbeddedBroker, nameof(c.EmbeddedBroker.Bind), $"'{c.EmbeddedBroker.Bind}' is not an IP address");
         if (c.EmbeddedBroker.Port is < 0 or > 65535) throw b.Error(c.EmbeddedBroker, nameof(c.EmbeddedBroker.Port), "must be 0–65535");
+        if (c.EmbeddedBroker.PasswordFile is not null)
+        {
+            if (c.Registry is null) throw b.Error(c.EmbeddedBroker, nameof(c.EmbeddedBroker.PasswordFile), "needs the site registry (set registry): it decides what each gateway may publish");
+            SecretFileExists(b, c.EmbeddedBroker, nameof(c.EmbeddedBroker.PasswordFile), c.EmbeddedBroker.PasswordFile, dir);
+        }
+        if (c.EmbeddedBroker.Tls is { } et)
+        {
+            if (et.Port is < 0 or > 65535) throw b.Error(et, nameof(et.Port), "must be 0–65535");
+            if (et.Port != 0 && et.Port == c.EmbeddedBroker.Port) throw b.Error(et, nameof(et.Port), "must differ from embedded_broker.port");
+            SecretFileExists(b, et, nameof(et.CertFile), et.CertFile, dir);
+            SecretFileExists(b, et, nameof(et.KeyFile), et.KeyFile, dir);
+        }
+        if (!Identifiers.IsValid(c.EmbeddedBroker.IngestorUser)) throw b.Error(c.EmbeddedBroker, nameof(c.EmbeddedBroker.IngestorUser), $"'{c.EmbeddedBroker.IngestorUser}' is not a plain name (letters, digits, '-', '_', '.')");
         var i = c.Influx;
         if (!Uri.TryCreate(i.Url, UriKind.Absolute, out var iu) || iu.Scheme is not ("http" or "https"))
             throw b.Error(i, nameof(i.Url), $"'{i.Url}' is not an http(s) URL");
@@ -167,6 +242,18 @@ public static class CloudConfigLoader
             if (!System.Net.IPAddress.TryParse(h.Bind, out _)) throw b.Error(h, nameof(h.Bind), $"'{h.Bind}' is not an IP address");
             if (h.Port is < 0 or > 65535) throw b.Error(h, nameof(h.Port), "must be 0–65535");
             if (!File.Exists(Path.GetFullPath(h.AccessFile, dir))) throw b.Error(h, nameof(h.AccessFile), $"'{Path.GetFullPath(h.AccessFile, dir)}' does not exist");
+        }
+        if (c.Jobs is { } j)
+        {
+            if (c.Registry is null) throw b.Error(j, null, "the analytics jobs need the site registry: set registry");
+            if (j.Interval < TimeSpan.FromSeconds(1)) throw b.Error(j, nameof(j.Interval), "must be at least 1s");
+            if (j.MinFiring < TimeSpan.Zero) throw b.Error(j, nameof(j.MinFiring), "must not be negative");
+            if (j.Window < TimeSpan.FromHours(1) || j.Window > TimeSpan.FromDays(400)) throw b.Error(j, nameof(j.Window), "must be 1h–400d");
+            foreach (var (device, modulus) in j.CounterModulus)
+            {
+                if (device.Split('/') is not [var s1, var d1] || !Identifiers.IsValid(s1) || !Identifiers.IsValid(d1)) throw b.Error(j, nameof(j.CounterModulus), $"'{device}' is not 'site/device'");
+                if (!(modulus > 0)) throw b.Error(j, nameof(j.CounterModulus), $"'{device}': the modulus must be positive");
+            }
         }
         if (c.Ingest.BatchPoints is < 1 or > 100_000) throw b.Error(c.Ingest, nameof(c.Ingest.BatchPoints), "must be 1–100000");
         if (c.Ingest.MaxInFlight is < 1 or > 65535) throw b.Error(c.Ingest, nameof(c.Ingest.MaxInFlight), "must be 1–65535");

@@ -5,6 +5,9 @@ using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using KhuyenCong.Cloud.Config;
 using KhuyenCong.Cloud.Influx;
+using KhuyenCong.Cloud.Jobs;
+using KhuyenCong.Cloud.Production;
+using KhuyenCong.Cloud.Sites;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
@@ -19,6 +22,8 @@ public sealed record DemoOptions
     public TimeSpan? Duration { get; init; }
     public string? InfluxUrl { get; init; }
     public double TimeScale { get; init; } = 600;
+    /// <summary>Days of simulated history written before the live part (0: none).</summary>
+    public double HistoryDays { get; init; } = 10;
 }
 
 /// <summary>
@@ -50,10 +55,21 @@ public static partial class DemoRunner
         var brokerPort = FreePort();
         var busPort = FreePort();
         var gateway = WriteGatewayCopy(o.GatewayConfig, run, brokerPort, busPort);
+        var firmware = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(o.GatewayConfig))!, ".."));
+        var registryCopy = WriteRegistryCopy(Path.Combine(firmware, "sites", "sites.yaml"), run, o.TimeScale);
+        var signIn = WriteDemoAccess(run, registryCopy);
+        var scale = Math.Max(o.TimeScale, 1);
         var cloudCfg = CloudConfigLoader.Parse($"""
             embedded_broker: {"{"} bind: 127.0.0.1, port: {brokerPort} {"}"}
             influx: {"{"} url: "{influxUrl}", api: v1, database: {Database} {"}"}
+            registry: {registryCopy}
+            factors: {Path.Combine(firmware, "factors")}
+            data_dir: {Path.Combine(run, "data")}
+            http: {"{"} bind: 127.0.0.1, port: 0, access_file: "{Path.Combine(run, "access.yaml")}" {"}"}
+            jobs: {"{"} interval: 5s, window: 1d, min_firing: {(long)(30 * 60_000 / scale)}ms, production_match: {(long)(3_600_000 / scale)}ms {"}"}
             """, "demo cloud config");
+        var registry = SiteRegistry.Load(registryCopy);
+        if (o.HistoryDays > 0) await WriteHistoryAsync(o, cloudCfg, registry, gateway, started, logs, ct).ConfigureAwait(false);
 
         var children = new List<Process>();
         var exit = 0;
@@ -62,8 +78,13 @@ public static partial class DemoRunner
             await using var cloud = new CloudService(cloudCfg, logs);
             await cloud.StartAsync(ct).ConfigureAwait(false);
             Say($"MQTT broker on 127.0.0.1:{brokerPort}, InfluxDB at {influxUrl} (database {Database})");
+            if (cloud.Web is { } web)
+            {
+                Say($"Live page: {web.Url}  (sign in with token {signIn.Operator} — operator of bat-trang-demo)");
+                Say($"  auditor token {signIn.Auditor}   centre token {signIn.Centre}   (users in {Path.Combine(run, "access.yaml")})");
+            }
 
-            children.Add(StartChild(o.SimDll, ["--config", gateway, "--time-scale", o.TimeScale.ToString(CultureInfo.InvariantCulture)], Path.Combine(run, "sim.log")));
+            children.Add(StartChild(o.SimDll, ["--config", gateway, "--time-scale", o.TimeScale.ToString(CultureInfo.InvariantCulture), "--load", string.Join(",", LiveLoads.Select(l => string.Create(CultureInfo.InvariantCulture, $"{l.Key}={l.Value}")))], Path.Combine(run, "sim.log")));
             await WaitPortAsync(busPort, TimeSpan.FromSeconds(30), children[0], ct).ConfigureAwait(false);
             children.Add(StartChild(o.EdgeDll, ["run", "--config", gateway], Path.Combine(run, "edge.log")));
             Say($"simulated workshop on Modbus TCP 127.0.0.1:{busPort} (time ×{o.TimeScale.ToString(CultureInfo.InvariantCulture)}: a firing program of about 7 h of kiln time runs in {7 * 3600 / Math.Max(o.TimeScale, 1) / 60:0.#} min, cooling takes about twice that), edge agent polling it");
@@ -72,8 +93,24 @@ public static partial class DemoRunner
             using var influx = new InfluxQlClient(influxUrl, Database);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             if (o.Duration is { } duration) stop.CancelAfter(duration);
+            using var production = new ProductionStore(Path.Combine(run, "data", "production.db"));
+            var operatorTask = RecordLiveProductionAsync(influx, production, SiteOf(gateway), started, stop.Token);
             await ShowAsync(influx, SiteOf(gateway), started, cloud, children, stop.Token).ConfigureAwait(false);
+            await operatorTask.ConfigureAwait(false);
             if (!ct.IsCancellationRequested && children.Any(c => c.HasExited)) exit = 1;
+            if (cloud.Jobs is { } jobs)
+            {
+                // One last run over the live part, then the firing table and the compliance line.
+                try
+                {
+                    await jobs.Job.RunAsync(started - TimeSpan.FromDays(1), DateTimeOffset.UtcNow, "demo-final", CancellationToken.None).ConfigureAwait(false);
+                    await PrintReportAsync(influx, SiteOf(gateway), started).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is HttpRequestException or InfluxQueryException or InvalidOperationException)
+                {
+                    Say($"the final analytics run failed: {ex.Message}");
+                }
+            }
         }
         finally
         {
@@ -94,7 +131,8 @@ public static partial class DemoRunner
             Say($"  InfluxDB          {influxUrl} database {Database}");
         }
         Say($"  logs              {run}/{{cloud,edge,sim}}.log");
-        Say($"  measurements      meter, kiln, gas, gateway_status (docs/schema.md)");
+        Say($"  measurements      meter, kiln, gas, gateway_status; derived: energy, firing, enpi, savings, baseline_model, compliance, job_run (docs/schema.md)");
+        Say($"  production ledger {Path.Combine(run, "data", "production.db")}");
         return exit;
     }
 
@@ -159,6 +197,154 @@ public static partial class DemoRunner
             }
         }
     }
+
+    /// <summary>
+    /// Fresh tokens for the demo's live page and API: an operator of the demo site, an auditor of every site in the
+    /// registry and the centre. The access file keeps only their SHA-256; the tokens are printed once.
+    /// </summary>
+    private static (string Operator, string Auditor, string Centre) WriteDemoAccess(string run, string registry)
+    {
+        var sites = Sites.SiteRegistry.Load(registry).Sites.Select(s => s.Id).ToList();
+        var (op, auditor, centre) = (Access.AccessList.NewToken(), Access.AccessList.NewToken(), Access.AccessList.NewToken());
+        File.WriteAllText(Path.Combine(run, "access.yaml"), $"""
+            # Users of this demo run (tokens printed by ./kc demo; only their SHA-256 is kept here).
+            version: 1
+            users:
+              - {"{"} name: demo-operator, role: operator, sites: [bat-trang-demo], token_sha256: {Access.AccessList.Hash(op)} {"}"}
+              - {"{"} name: demo-auditor, role: auditor, sites: [{string.Join(", ", sites)}], token_sha256: {Access.AccessList.Hash(auditor)} {"}"}
+              - {"{"} name: demo-centre, role: centre, token_sha256: {Access.AccessList.Hash(centre)} {"}"}
+            """);
+        return (op, auditor, centre);
+    }
+
+    /// <summary>The ware the live simulator puts into every firing (kc-sim --load), and the production the demo's operator records for it.</summary>
+    private static readonly Dictionary<string, double> LiveLoads = new(StringComparer.Ordinal) { ["kiln-1"] = 60, ["kiln-2"] = 400 };
+
+    /// <summary>
+    /// Days of simulated history before the live part (SimulatedHistory, polled every 30 s), with a production entry per
+    /// firing, then the analytics job over all of it: the demo starts with completed firings, baselines and savings.
+    /// </summary>
+    private static async Task WriteHistoryAsync(DemoOptions o, LoadedCloudConfig cfg, SiteRegistry registry, string gateway, DateTimeOffset started, ILoggerFactory logs, CancellationToken ct)
+    {
+        Say($"writing {o.HistoryDays.ToString(CultureInfo.InvariantCulture)} days of simulated history (the same workshop model, polled every 30 s) …");
+        using var sink = CloudService.CreateSink(cfg.Config.Influx, cfg.Dir);
+        await sink.PrepareAsync(ct).ConfigureAwait(false);
+        var (job, influx, production) = JobLoop.CreateJob(cfg, registry, sink, logs);
+        using (influx)
+        using (production)
+        {
+            var h = await SimulatedHistory.WriteAsync(sink, gateway, started - TimeSpan.FromDays(o.HistoryDays), started, production,
+                new HistoryOptions { PollInterval = TimeSpan.FromSeconds(30), EndAtLiveStart = true }, ct).ConfigureAwait(false);
+            Say(string.Create(CultureInfo.InvariantCulture, $"  {h.Lines} lines, {h.Firings.Count} firings with production entries, in {h.Elapsed.TotalSeconds:0.0} s; computing firings, EnPIs, baselines and savings …"));
+            var r = await job.RunAsync(h.From, started, "demo-history", ct).ConfigureAwait(false);
+            Say(string.Create(CultureInfo.InvariantCulture, $"  {r.Points} derived points in {r.Duration.TotalSeconds:0.0} s"));
+        }
+    }
+
+    /// <summary>
+    /// The operator of the live part: records the production of each live firing as soon as the job has written it (the
+    /// same load the simulator was given), so live firings get their SEC too.
+    /// </summary>
+    private static async Task RecordLiveProductionAsync(InfluxQlClient influx, ProductionStore production, string site, DateTimeOffset since, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(3), ct).ConfigureAwait(false);
+                var firings = await influx.QueryAsync($"SELECT energy_mj FROM firing WHERE site = '{site}' AND time >= {since.ToUnixTimeMilliseconds()}ms GROUP BY kiln", ct).ConfigureAwait(false);
+                foreach (var s in firings)
+                {
+                    var kiln = s.Tags["kiln"];
+                    if (!LiveLoads.TryGetValue(kiln, out var kg)) continue;
+                    foreach (var start in s.Times())
+                    {
+                        var id = string.Create(CultureInfo.InvariantCulture, $"demo-{site}-{kiln}-{start.ToUnixTimeMilliseconds()}");
+                        if (production.Exists(id)) continue;
+                        production.Append(new KhuyenCong.Analytics.Firings.ProductionEntry(id, site, kiln, start, DateTimeOffset.UtcNow, "demo operator", kg,
+                            (int)Math.Round(kg / (kiln == "kiln-1" ? 0.6 : 2.5)), kiln == "kiln-1" ? "glazed tableware" : "stoneware vases"));
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or InfluxQueryException)
+            {
+                // InfluxDB busy: try again on the next round.
+            }
+        }
+    }
+
+    /// <summary>Per kiln, every firing (start, duration, energy, kgoe, cost, SEC); the baseline verdict; the site's compliance line.</summary>
+    private static async Task PrintReportAsync(InfluxQlClient influx, string site, DateTimeOffset liveSince)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var firings = await influx.QueryAsync($"SELECT * FROM firing WHERE site = '{site}' GROUP BY kiln").ConfigureAwait(false);
+        var models = await influx.QueryAsync($"SELECT summary, n, r2, slope_mj_per_kg FROM baseline_model WHERE site = '{site}' GROUP BY kiln").ConfigureAwait(false);
+        var savings = await influx.QueryAsync($"SELECT last(cusum_mj), last(savings_pct) FROM savings WHERE site = '{site}' GROUP BY kiln").ConfigureAwait(false);
+        Say("");
+        Say($"Firings of {site} (times in Vietnam local time; * = fired during the live part, in compressed time):");
+        foreach (var s in firings)
+        {
+            var kiln = s.Tags["kiln"];
+            var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(kiln));
+            foreach (var col in new[] { "start", "duration", "energy", "kgoe", "cost (VND)", "ware", "SEC (MJ/kg)" }) table.AddColumn(col);
+            var rows = DerivedStore.Rows([s]).ToList();
+            foreach (var (_, ms, row) in rows)
+            {
+                double? N(string k) => row.TryGetValue(k, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Number ? v.GetDouble() : null;
+                var start = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+                var energy = N("lpg_kg") is > 0 ? $"{N("lpg_kg"):0.0} kg LPG" + (N("electricity_kwh") > 0 ? $" + {N("electricity_kwh"):0.0} kWh" : "") : $"{N("electricity_kwh"):0.0} kWh";
+                table.AddRow(
+                    Markup.Escape(KhuyenCong.Analytics.Time.VietnamTime.ToLocal(start).ToString("yyyy-MM-dd HH:mm", inv) + (start >= liveSince ? " *" : "")),
+                    Markup.Escape(N("running") == 1 ? "still firing" : N("duration_h") < 1 ? string.Create(inv, $"{N("duration_h") * 60:0.0} min") : string.Create(inv, $"{N("duration_h"):0.0} h")),
+                    Markup.Escape(string.Create(inv, $"{energy}")),
+                    string.Create(inv, $"{N("kgoe"):0.0}"),
+                    N("electricity_kwh") > 0 ? string.Create(inv, $"{N("cost_vnd"):#,0}") : "—",
+                    N("ware_kg") is { } kg ? string.Create(inv, $"{kg:0} kg") : "—",
+                    N("sec_mj_per_kg") is { } sec ? string.Create(inv, $"{sec:0.00}{(N("running") == 1 ? " so far" : "")}") : "—");
+            }
+            AnsiConsole.Write(table);
+            if (models.FirstOrDefault(m => m.Tags["kiln"] == kiln) is { } model)
+            {
+                Say(string.Create(inv, $"  baseline ({model.Numbers("n").Single():0} firings): E = … + {model.Numbers("slope_mj_per_kg").Single():0.00} MJ/kg × ware, R² = {model.Numbers("r2").Single():0.000}. {model.Strings("summary").Single()}"));
+                if (savings.FirstOrDefault(m => m.Tags["kiln"] == kiln) is { } sv)
+                    Say(string.Create(inv, $"  savings since: CUSUM {sv.Numbers("last").Single():0} MJ, {sv.Numbers("last_1").Single():0.0} % of the adjusted baseline"));
+            }
+            else Say("  no baseline yet: it needs at least three complete firings with production in the baseline half");
+        }
+        var compliance = await influx.QueryAsync($"SELECT * FROM compliance WHERE site = '{site}' ORDER BY time DESC LIMIT 1").ConfigureAwait(false);
+        if (compliance.FirstOrDefault() is { } c)
+        {
+            var row = DerivedStore.Rows([c]).Single();
+            double? N(string k) => row.Row.TryGetValue(k, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Number ? v.GetDouble() : null;
+            var year = KhuyenCong.Analytics.Time.VietnamTime.LocalDate(DateTimeOffset.FromUnixTimeMilliseconds(row.TimeMs)).Year;
+            Say(string.Create(inv, $"Compliance {site} {year}: {N("toe"):0.000} TOE so far (key-consumer threshold {N("threshold_toe"):#,0} TOE: {(N("key_consumer") == 1 ? "KEY CONSUMER" : "below")}), SEC {N("sec_mj_per_kg"):0.00} MJ/kg (rank {N("sec_rank")?.ToString("0", inv) ?? "—"}), data completeness {100 * N("completeness"):0.0} % of the year, savings {(N("savings_pct") is { } sp ? sp.ToString("0.0", inv) + " %" : "—")} against a {N("target_pct"):0} % target"));
+        }
+    }
+
+    /// <summary>
+    /// Copies the site registry for the demo: the live simulator runs <paramref name="timeScale"/> times faster than the
+    /// clock its readings are stamped with, so every plausible maximum rate is multiplied by it (else the compressed
+    /// firings would read as glitches), and completeness is counted in 30 s slots (the history is polled every 30 s).
+    /// </summary>
+    private static string WriteRegistryCopy(string source, string run, double timeScale)
+    {
+        var text = File.ReadAllText(source);
+        text = MaxRate().Replace(text, m => string.Create(CultureInfo.InvariantCulture, $"max_rate_per_hour: {double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) * Math.Max(timeScale, 1)}"));
+        text = PollInterval().Replace(text, "poll_interval: 30s");
+        var copy = Path.Combine(run, "sites.yaml");
+        File.WriteAllText(copy, "# The demo's copy of the site registry: maximum rates × time scale, completeness in 30 s slots.\n" + text);
+        return copy;
+    }
+
+    [GeneratedRegex(@"max_rate_per_hour:\s*([0-9.]+)")]
+    private static partial Regex MaxRate();
+
+    [GeneratedRegex(@"poll_interval:\s*\S+")]
+    private static partial Regex PollInterval();
 
     /// <summary>Copies the gateway config into the run directory with free ports and absolute paths.</summary>
     private static string WriteGatewayCopy(string source, string run, int brokerPort, int busPort)

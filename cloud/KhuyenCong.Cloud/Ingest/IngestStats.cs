@@ -13,6 +13,7 @@ public sealed class IngestStats
     private long _deadLetters;
     private long _acked;
     private long _ackSkipped;
+    private long _unauthorized;
 
     /// <summary>MQTT messages received (including redeliveries).</summary>
     public long Messages => Interlocked.Read(ref _messages);
@@ -21,6 +22,8 @@ public sealed class IngestStats
     public long PointsWritten => Interlocked.Read(ref _points);
     /// <summary>Messages that broke the wire contract (dead-lettered).</summary>
     public long Invalid => Interlocked.Read(ref _invalid);
+    /// <summary>Messages from a gateway the site registry does not allow to write that site (dead-lettered).</summary>
+    public long Unauthorized => Interlocked.Read(ref _unauthorized);
     /// <summary>Messages whose points InfluxDB refused (dead-lettered).</summary>
     public long Rejected => Interlocked.Read(ref _rejected);
     /// <summary>Writes that failed and were retried.</summary>
@@ -44,10 +47,11 @@ public sealed class IngestStats
     }
     internal void Acknowledged() => Interlocked.Increment(ref _acked);
     internal void AckSkipped() => Interlocked.Increment(ref _ackSkipped);
+    internal void UnauthorizedMessage() => Interlocked.Increment(ref _unauthorized);
     internal void InvalidMessage() => Interlocked.Increment(ref _invalid);
     internal void RejectedMessage() => Interlocked.Increment(ref _rejected);
     internal void WriteFailed() => Interlocked.Increment(ref _writeFailures);
 
     public override string ToString() =>
-        $"messages {Messages}, readings {Readings}, points written {PointsWritten}, invalid {Invalid}, rejected {Rejected}, write retries {WriteFailures}, acked {Acknowledgements}";
+        $"messages {Messages}, readings {Readings}, points written {PointsWritten}, invalid {Invalid}, unauthorized {Unauthorized}, rejected {Rejected}, write retries {WriteFailures}, acked {Acknowledgements}";
 }

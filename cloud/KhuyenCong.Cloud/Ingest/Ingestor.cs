@@ -5,6 +5,7 @@ using InfluxDB.Client.Api.Domain;
 using InfluxDB.Client.Writes;
 using KhuyenCong.Cloud.Config;
 using KhuyenCong.Cloud.Influx;
+using KhuyenCong.Cloud.Sites;
 using KhuyenCong.Contracts;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
@@ -22,6 +23,9 @@ namespace KhuyenCong.Cloud.Ingest;
 public sealed class Ingestor : IAsyncDisposable
 {
     public const string RejectedMeasurement = "rejected";
+
+    /// <summary>The <c>kind</c> tag of a dead letter whose gateway may not write its site (see <see cref="Registry"/>).</summary>
+    public const string UnauthorizedKind = "unauthorized";
 
     private readonly Func<(string Host, int Port)> _broker;
     private readonly MqttConfig? _mqtt;
@@ -70,6 +74,12 @@ public sealed class Ingestor : IAsyncDisposable
     }
 
     public IngestStats Stats { get; } = new();
+
+    /// <summary>
+    /// Who may write which site. With it, a message whose site and gateway (topic, and payload for telemetry) the
+    /// registry refuses is dead-lettered as <c>unauthorized</c>; without it, any gateway may write any site.
+    /// </summary>
+    public SiteRegistry? Registry { get; init; }
 
     /// <summary>
     /// Connected and subscribed: a message published from now on reaches this ingestor (or its group). Between the
@@ -131,8 +141,24 @@ public sealed class Ingestor : IAsyncDisposable
             .WithReceiveMaximum((ushort)Math.Min(_cfg.MaxInFlight, ushort.MaxValue))
             .WithTimeout(TimeSpan.FromSeconds(10));
         if (_mqtt?.Username is not null) b = b.WithCredentials(_mqtt.Username, _password ?? "");
-        if (_mqtt is not null && _mqtt.Url.StartsWith("mqtts:", StringComparison.Ordinal)) b = b.WithTlsOptions(o => o.UseTls().WithTargetHost(_endpoint.Host));
+        if (_mqtt is not null && _mqtt.Url.StartsWith("mqtts:", StringComparison.Ordinal)) b = b.WithTlsOptions(o => ConfigureTls(o.UseTls().WithTargetHost(_endpoint.Host)));
         return b.Build();
+    }
+
+    /// <summary>The directory <see cref="MqttTlsConfig"/> paths are relative to (the config file's).</summary>
+    public string ConfigDir { get; init; } = ".";
+
+    private void ConfigureTls(MqttClientTlsOptionsBuilder o)
+    {
+        if (_mqtt?.Tls is not { } tls) return;
+        if (tls.CaFile is { } ca)
+        {
+            var chain = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+            chain.ImportFromPemFile(Path.GetFullPath(ca, ConfigDir));
+            o.WithTrustChain(chain);
+        }
+        if (tls.CertFile is { } cert && tls.KeyFile is { } key)
+            o.WithClientCertificates([System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(Path.GetFullPath(cert, ConfigDir), Path.GetFullPath(key, ConfigDir))]);
     }
 
     private async Task ConnectionLoopAsync(CancellationToken ct)
@@ -290,6 +316,7 @@ public sealed class Ingestor : IAsyncDisposable
         {
             if (!Topics.TryParse(topic, out var site, out var gateway, out var kind))
                 throw new ContractViolationException($"topic: '{topic}' is not kc/v1/<site>/<gateway>/<kind>");
+            if (Registry?.WriteRefusal(site, gateway) is { } refusal) throw new UnauthorizedWriteException(site, gateway, refusal);
             // Refused before it is copied or parsed: the dead letter keeps only its first bytes.
             if (payload.Length > TelemetryCodec.MaxPayloadBytes)
                 throw new ContractViolationException($"payload: {payload.Length} bytes exceeds the limit of {TelemetryCodec.MaxPayloadBytes}");
@@ -298,6 +325,8 @@ public sealed class Ingestor : IAsyncDisposable
             {
                 case "telemetry":
                     var batch = TelemetryCodec.Decode(bytes);
+                    if ((batch.Site != site || batch.Gateway != gateway) && Registry?.WriteRefusal(batch.Site, batch.Gateway) is { } claimed)
+                        throw new UnauthorizedWriteException(batch.Site, batch.Gateway, claimed + $" (the payload's; published on {site}/{gateway})");
                     if (batch.Site != site || batch.Gateway != gateway)
                         throw new ContractViolationException($"site/gateway: payload says {batch.Site}/{batch.Gateway} but was published on {site}/{gateway}");
                     Stats.AddReadings(batch.Readings.Count);
@@ -306,9 +335,17 @@ public sealed class Ingestor : IAsyncDisposable
                     var status = TelemetryCodec.DecodeStatus(bytes);
                     if (status.State is not (GatewayStatus.Online or GatewayStatus.Offline)) throw new ContractViolationException($"state: '{status.State}' is not online or offline");
                     return new Decoded(inbound, [LineProtocol.FromStatus(site, gateway, status)]);
+                case "health":
+                    return new Decoded(inbound, [HealthPoint.From(site, gateway, bytes)]);
                 default:
                     throw new ContractViolationException($"topic: unknown message kind '{kind}'");
             }
+        }
+        catch (UnauthorizedWriteException ex)
+        {
+            Stats.UnauthorizedMessage();
+            _log.LogWarning("Dead-lettered unauthorized message on {Topic}: {Reason}", Clip(topic, 200), ex.Message);
+            return new Decoded(inbound, [DeadLetter(topic, payload, UnauthorizedKind, ex.Message)], IsDeadLetter: true);
         }
         catch (Exception ex) when (ex is ContractViolationException or System.Text.Json.JsonException or ArgumentException or InvalidOperationException or DecoderFallbackException)
         {
@@ -498,3 +535,7 @@ public sealed class Ingestor : IAsyncDisposable
         _client.Dispose();
     }
 }
+
+/// <summary>A message from a gateway that the site registry does not allow to write that site.</summary>
+internal sealed class UnauthorizedWriteException(string site, string gateway, string refusal)
+    : Exception($"gateway '{gateway}' may not write site '{site}': {refusal}");

@@ -103,11 +103,21 @@ public sealed class SiteRegistry
                 if (to <= from) throw b.Error(bl, nameof(bl.To), "must be after from");
                 baseline = new BaselinePeriod(from, to);
             }
+            var measures = new List<MeasureEntry>();
+            foreach (var m in s.Measures)
+            {
+                if (string.IsNullOrWhiteSpace(m.Name)) throw b.Error(m, nameof(m.Name), "must not be empty");
+                if (!DateOnly.TryParseExact(m.Implemented, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var day))
+                    throw b.Error(m, nameof(m.Implemented), $"'{m.Implemented}' is not a date (YYYY-MM-DD)");
+                if (m.ExpectedSavingsPercent is { } e && (e <= 0 || e >= 100)) throw b.Error(m, nameof(m.ExpectedSavingsPercent), "must be between 0 and 100 (a percentage)");
+                if (m.Kiln is not null && !kilnIds.Contains(m.Kiln)) throw b.Error(m, nameof(m.Kiln), $"kiln '{m.Kiln}' is not a kiln of site '{s.Id}' ({string.Join(", ", kilnIds)})");
+                measures.Add(new MeasureEntry(m.Name.Trim(), day, m.Kiln, m.Description, m.ExpectedSavingsPercent));
+            }
             sites.Add(new SiteEntry(s.Id, s.Name, s.Address, s.Facility, s.TargetSavingsPercent,
                 [.. s.Gateways.Select(g => new GatewayEntry(g.Id, g.Description))],
                 [.. s.Kilns.Select(k => new KilnEntry(k.Id, k.Name, k.Type, k.VolumeM3, k.Description))],
                 [.. s.Meters.Select(m => new MeterEntry(m.Device, m.Gateway, m.Kiln, m.Carrier, m.Point, m.MaxRatePerHour, m.PollInterval, m.Kiln is null ? m.Covers : MeterCovers.Kiln))],
-                baseline, s.Contact));
+                baseline, s.Contact) { Measures = measures });
         }
         return new SiteRegistry(file, sites);
     }
@@ -154,6 +164,17 @@ public sealed class SiteRegistry
         public List<KilnDto> Kilns { get; set; } = [];
         public List<MeterDto> Meters { get; set; } = [];
         public BaselineDto? Baseline { get; set; }
+        public List<MeasureDto> Measures { get; set; } = [];
+    }
+
+    private sealed class MeasureDto
+    {
+        public required string Name { get; set; }
+        /// <summary>The local day the measure took effect (YYYY-MM-DD).</summary>
+        public required string Implemented { get; set; }
+        public string? Kiln { get; set; }
+        public string? Description { get; set; }
+        public double? ExpectedSavingsPercent { get; set; }
     }
 
     private sealed class GatewayDto
@@ -214,6 +235,9 @@ public sealed record SiteEntry(
     BaselinePeriod? Baseline,
     string? Contact)
 {
+    /// <summary>Energy-saving measures taken at the site (for the annual report), oldest first as listed.</summary>
+    public IReadOnlyList<MeasureEntry> Measures { get; init; } = [];
+
     public KilnEntry? Kiln(string id) => Kilns.FirstOrDefault(k => k.Id == id);
 
     /// <summary>The meters that measure a kiln's own energy.</summary>
@@ -232,6 +256,9 @@ public sealed record SiteEntry(
 }
 
 public sealed record GatewayEntry(string Id, string? Description);
+
+/// <summary>An energy-saving measure (a new kiln lid, better loading, a burner tune-up): what, since when, where, expected savings.</summary>
+public sealed record MeasureEntry(string Name, DateOnly Implemented, string? Kiln, string? Description, double? ExpectedSavingsPercent);
 
 public sealed record KilnEntry(string Id, string Name, KilnType Type, double? VolumeM3, string? Description);
 

@@ -1,0 +1,163 @@
+using System.Net.Http.Headers;
+using System.Text;
+using KhuyenCong.Cloud;
+using KhuyenCong.Cloud.Access;
+using KhuyenCong.Cloud.Config;
+using KhuyenCong.Cloud.Influx;
+using KhuyenCong.Edge;
+using KhuyenCong.Edge.Config;
+using KhuyenCong.Simulator;
+using KhuyenCong.TestSupport;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Playwright;
+
+namespace KhuyenCong.Web.Tests;
+
+/// <summary>
+/// The whole pipeline behind the live page, on loopback with free ports: influxd 1.6, the cloud service (embedded
+/// broker, ingestor, HTTP) with the repository's site registry and factor files, the simulated demo workshop
+/// (bat-trang-demo: kiln-1 electric, kiln-2 LPG) served over Modbus TCP, the edge agent polling it, and headless
+/// Chromium driven by Playwright. Shared by the tests of <see cref="LivePageTests"/>.
+/// </summary>
+public sealed class LivePipeline : IAsyncLifetime
+{
+    public const string Site = "bat-trang-demo";
+    public const string OtherSite = "bat-trang-gas-01";
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _edgeRun;
+
+    public TempDirectory Dir { get; } = new("kc-web");
+    public LocalInfluxd Influxd { get; private set; } = null!;
+    public CloudService Cloud { get; private set; } = null!;
+    public SimulatorHost Sim { get; private set; } = null!;
+    public EdgeAgent Edge { get; private set; } = null!;
+    public IPlaywright Playwright { get; private set; } = null!;
+    public IBrowser Browser { get; private set; } = null!;
+    public Uri Url => Cloud.Web!.Url;
+
+    /// <summary>Tokens: an operator of the demo site, an operator of another site, an auditor of the demo site, the centre.</summary>
+    public string OperatorToken { get; } = AccessList.NewToken();
+    public string OtherOperatorToken { get; } = AccessList.NewToken();
+    public string AuditorToken { get; } = AccessList.NewToken();
+    public string CentreToken { get; } = AccessList.NewToken();
+
+    /// <summary>Where screenshots go (printed by the tests).</summary>
+    public static string Artifacts { get; } = Path.Combine(AppContext.BaseDirectory, "artifacts");
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(Artifacts);
+        Influxd = await LocalInfluxd.StartAsync(Dir.File("influxdb"));
+        File.WriteAllText(Dir.File("access.yaml"), $"""
+            version: 1
+            users:
+              - {"{"} name: op-demo, role: operator, sites: [{Site}], token_sha256: {AccessList.Hash(OperatorToken)} {"}"}
+              - {"{"} name: op-gas, role: operator, sites: [{OtherSite}], token_sha256: {AccessList.Hash(OtherOperatorToken)} {"}"}
+              - {"{"} name: auditor, role: auditor, sites: [{Site}, {OtherSite}], token_sha256: {AccessList.Hash(AuditorToken)} {"}"}
+              - {"{"} name: centre, role: centre, token_sha256: {AccessList.Hash(CentreToken)} {"}"}
+            """);
+        var config = Path.Combine(RepoPaths.Root, "firmware-config");
+        File.WriteAllText(Dir.File("cloud.yaml"), $"""
+            embedded_broker: {"{"} bind: 127.0.0.1, port: 0 {"}"}
+            influx: {"{"} url: "{Influxd.Url}", api: v1, database: web {"}"}
+            registry: {Path.Combine(config, "sites", "sites.yaml")}
+            factors: {Path.Combine(config, "factors")}
+            data_dir: {Dir.File("data")}
+            http: {"{"} bind: 127.0.0.1, port: 0, access_file: access.yaml {"}"}
+            """);
+        Cloud = CloudService.FromFile(Dir.File("cloud.yaml"), NullLoggerFactory.Instance);
+        await Cloud.StartAsync(default);
+
+        // Completed firings of kiln-1 as the analytics jobs write them (docs/schema.md, measurement `firing`), so the
+        // page has a recent SEC and a usual firing length to project from. Short, like the demo's compressed firings.
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var lines = new StringBuilder();
+        foreach (var (ago, hours, mj, kg) in new[] { (3_600_000L, 0.05, 410.0, 120.0), (7_200_000L, 0.055, 402.0, 115.0), (10_800_000L, 0.06, 425.0, 125.0) })
+        {
+            var start = now - ago;
+            lines.Append($"firing,kiln=kiln-1,site={Site} end_ms={start + (long)(hours * 3_600_000)}i,running=0,duration_h={hours},energy_mj={mj},ware_kg={kg},sec_mj_per_kg={mj / kg:0.###},method=\"run_state\" {start}\n");
+        }
+        using (var http = new HttpClient())
+        {
+            using var resp = await http.PostAsync($"{Influxd.Url}/write?db=web&precision=ms", new StringContent(lines.ToString()));
+            Assert.True(resp.IsSuccessStatusCode, $"writing the firing points: {(int)resp.StatusCode} {await resp.Content.ReadAsStringAsync()}");
+        }
+
+        var busPort = FreePort.Next();
+        File.WriteAllText(Dir.File("gateway.yaml"), $"""
+            site: {Site}
+            gateway: gw-demo-01
+            profiles_dir: {RepoPaths.Devices}
+            mqtt: {"{"} url: "mqtt://127.0.0.1:{Cloud.Broker!.Port}" {"}"}
+            outbox: {"{"} path: {Dir.File("outbox.db")}, commit_interval: 200ms {"}"}
+            publish: {"{"} max_batch: 200, interval: 500ms {"}"}
+            buses:
+              - {"{"} id: lan, type: tcp, host: 127.0.0.1, port: {busPort} {"}"}
+            devices:
+              - {"{"} id: main-meter, bus: lan, profile: eastron-sdm630, unit: 1, poll_interval: 1s {"}"}
+              - {"{"} id: kiln1-meter, bus: lan, profile: eastron-sdm630, unit: 2, poll_interval: 1s, kiln: kiln-1 {"}"}
+              - {"{"} id: kiln1-ctl, bus: lan, profile: autonics-tk, unit: 3, poll_interval: 1s, kiln: kiln-1 {"}"}
+              - {"{"} id: kiln2-ctl, bus: lan, profile: autonics-tk, unit: 4, poll_interval: 1s, kiln: kiln-2 {"}"}
+              - {"{"} id: kiln2-lpg, bus: lan, profile: generic-loadcell-transmitter, unit: 5, poll_interval: 2s, kiln: kiln-2 {"}"}
+            """);
+        var gw = GatewayConfigLoader.Load(Dir.File("gateway.yaml"));
+        // Kiln time runs 30× faster than the clock: a 1 s poll sees about 1–2 °C of ramp. Two hours in, both kilns fire.
+        Sim = new SimulatorHost(gw, timeScale: 30);
+        Sim.Advance(TimeSpan.FromHours(2));
+        await Sim.StartAsync(default);
+        Edge = new EdgeAgent(gw, NullLoggerFactory.Instance);
+        _edgeRun = Edge.RunAsync(_stop.Token);
+
+        Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
+        Browser = await Playwright.Chromium.LaunchAsync(new() { ExecutablePath = "/usr/bin/chromium", Args = ["--no-sandbox", "--disable-gpu", "--headless=new"] });
+    }
+
+    /// <summary>A new browser context (its own cookies), optionally the size of a phone.</summary>
+    public Task<IBrowserContext> NewContextAsync(bool phone = false) => Browser.NewContextAsync(phone
+        ? new() { ViewportSize = new() { Width = 390, Height = 844 }, DeviceScaleFactor = 2, IsMobile = true, HasTouch = true, BaseURL = Url.ToString() }
+        : new() { ViewportSize = new() { Width = 1280, Height = 900 }, BaseURL = Url.ToString() });
+
+    /// <summary>Signs in through the page's form and returns the page it lands on.</summary>
+    public static async Task<IPage> SignInAsync(IBrowserContext context, string token, string? path = null)
+    {
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(path ?? "/");
+        Assert.EndsWith("/login", new Uri(page.Url).AbsolutePath);
+        await page.FillAsync("#token", token);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForLoadStateAsync(LoadState.DOMContentLoaded);
+        return page;
+    }
+
+    public HttpClient Api(string token)
+    {
+        var http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(60) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return http;
+    }
+
+    public InfluxQlClient Influx() => new(Influxd.Url, "web");
+
+    public async Task DisposeAsync()
+    {
+        if (Browser is not null) await Browser.DisposeAsync();
+        Playwright?.Dispose();
+        await _stop.CancelAsync();
+        if (_edgeRun is not null)
+        {
+            try
+            {
+                await _edgeRun;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        if (Edge is not null) await Edge.DisposeAsync();
+        if (Sim is not null) await Sim.DisposeAsync();
+        if (Cloud is not null) await Cloud.DisposeAsync();
+        if (Influxd is not null) await Influxd.DisposeAsync();
+        _stop.Dispose();
+        Dir.Dispose();
+    }
+}
