@@ -57,7 +57,7 @@ public sealed class InfluxV1Sink : ITimeSeriesSink
             using var resp = await Send(() => _http.PostAsync(_writePath + precision, content, ct)).ConfigureAwait(false);
             if (resp.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.OK) continue;
             var text = ErrorText(await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
-            var retryAfter = resp.Headers.RetryAfter?.Delta;
+            var retryAfter = RetryAfter(resp.Headers.RetryAfter, DateTimeOffset.UtcNow);
             throw new SinkException(SinkException.Classify((int)resp.StatusCode), $"{Describe()}: write answered {(int)resp.StatusCode}: {Clip(text)}", retryAfter)
             {
                 Status = (int)resp.StatusCode,
@@ -81,6 +81,14 @@ public sealed class InfluxV1Sink : ITimeSeriesSink
             throw new SinkException(SinkFailure.Retry, $"{Describe()}: no answer within {_cfg.Timeout.TotalSeconds:0} s", inner: ex);
         }
     }
+
+    /// <summary>Retry-After as seconds or as an HTTP date (RFC 9110 allows both); a date in the past means now.</summary>
+    internal static TimeSpan? RetryAfter(RetryConditionHeaderValue? header, DateTimeOffset now) => header switch
+    {
+        { Delta: { } d } => d,
+        { Date: { } at } => at > now ? at - now : TimeSpan.Zero,
+        _ => null,
+    };
 
     /// <summary>InfluxDB 1.x answers errors as <c>{"error":"…"}</c>; anything else is kept as it is.</summary>
     internal static string ErrorText(string body)

@@ -81,7 +81,14 @@ public sealed class Ingestor : IAsyncDisposable
     /// </summary>
     public SiteRegistry? Registry { get; init; }
 
-    public bool IsConnected => _client.IsConnected;
+    /// <summary>
+    /// Connected and subscribed: a message published from now on reaches this ingestor (or its group). Between the
+    /// broker's CONNACK and SUBACK of a first connection the session has no subscription yet, and a message published
+    /// then would match nothing.
+    /// </summary>
+    public bool IsConnected => _client.IsConnected && _subscribed;
+
+    private volatile bool _subscribed;
 
     /// <summary>The topic filters subscribed to, with the shared-subscription prefix when a group is configured.</summary>
     public IReadOnlyList<string> Subscriptions => _filters;
@@ -163,6 +170,7 @@ public sealed class Ingestor : IAsyncDisposable
             {
                 if (!_client.IsConnected)
                 {
+                    _subscribed = false;
                     var options = BuildOptions();
                     // Every message of the previous connection was received before this point.
                     Interlocked.Increment(ref _connection);
@@ -180,6 +188,7 @@ public sealed class Ingestor : IAsyncDisposable
                         throw new InvalidOperationException("broker refused the subscription " + string.Join(", ", refused.Select(i => $"{i.TopicFilter.Topic} ({i.ResultCode})"))
                             + (_mqtt?.SharedGroup is not null ? "; shared subscriptions need a broker that supports them (mosquitto), not the embedded one" : ""));
                     }
+                    _subscribed = true;
                     _log.LogInformation("Ingestor connected to {Host}:{Port} (session present: {Session}), subscribed to {Filters}",
                         _endpoint.Host, _endpoint.Port, r.IsSessionPresent, string.Join(", ", _filters));
                     failures = 0;
@@ -225,38 +234,76 @@ public sealed class Ingestor : IAsyncDisposable
     private async Task ConsumeAsync(CancellationToken ct)
     {
         var reader = _inbox.Reader;
-        var batch = new List<Decoded>();
-        while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+        var writing = new List<Task>();
+        try
         {
-            var points = 0;
-            var deadline = DateTime.UtcNow + _cfg.FlushInterval;
-            while (points < _cfg.BatchPoints)
+            while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
             {
-                if (reader.TryRead(out var m))
+                var batch = await CollectAsync(reader, ct).ConfigureAwait(false);
+                // Several batches are written at once, so that decoding the next one overlaps InfluxDB's work on the
+                // previous ones; each batch is acknowledged as soon as its own points are accepted. The broker's receive
+                // maximum (max_in_flight) still bounds how many messages are unacknowledged in all of them together.
+                writing.Add(WriteAndAcknowledgeAsync(batch, ct));
+                while (writing.Count >= ConcurrentWrites || writing.Any(t => t.IsCompleted))
                 {
-                    var d = Decode(m);
-                    batch.Add(d);
-                    points += d.Points.Count;
-                    continue;
-                }
-                var left = deadline - DateTime.UtcNow;
-                if (left <= TimeSpan.Zero) break;
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                wait.CancelAfter(left);
-                try
-                {
-                    if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false)) break;
-                }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-                {
-                    break;
+                    var done = await Task.WhenAny(writing).ConfigureAwait(false);
+                    writing.Remove(done);
+                    await done.ConfigureAwait(false); // a failure here is a bug of ours: let RunAsync report it
                 }
             }
-            // Write first, acknowledge after: until InfluxDB has the points, the broker keeps the messages.
-            await WriteAsync(batch, ct).ConfigureAwait(false);
-            foreach (var d in batch) await AcknowledgeAsync(d.Inbound).ConfigureAwait(false);
-            batch.Clear();
         }
+        finally
+        {
+            // On shutdown the writes still running end with the cancellation; their messages stay unacknowledged.
+            try
+            {
+                await Task.WhenAll(writing).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+            }
+        }
+    }
+
+    /// <summary>Batches written at the same time by one ingestor.</summary>
+    internal const int ConcurrentWrites = 4;
+
+    /// <summary>Write first, acknowledge after: until InfluxDB has the points, the broker keeps the messages.</summary>
+    private async Task WriteAndAcknowledgeAsync(List<Decoded> batch, CancellationToken ct)
+    {
+        await WriteAsync(batch, ct).ConfigureAwait(false);
+        foreach (var d in batch) await AcknowledgeAsync(d.Inbound).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads and decodes messages until the batch has <see cref="IngestConfig.BatchPoints"/> points or the flush interval has passed.</summary>
+    private async Task<List<Decoded>> CollectAsync(ChannelReader<Inbound> reader, CancellationToken ct)
+    {
+        var batch = new List<Decoded>();
+        var points = 0;
+        var deadline = DateTime.UtcNow + _cfg.FlushInterval;
+        while (points < _cfg.BatchPoints)
+        {
+            if (reader.TryRead(out var m))
+            {
+                var d = Decode(m);
+                batch.Add(d);
+                points += d.Points.Count;
+                continue;
+            }
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero) break;
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            wait.CancelAfter(left);
+            try
+            {
+                if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false)) break;
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+        return batch;
     }
 
     /// <summary>Turns a message into points, or into a dead letter when it breaks the contract.</summary>
@@ -270,6 +317,9 @@ public sealed class Ingestor : IAsyncDisposable
             if (!Topics.TryParse(topic, out var site, out var gateway, out var kind))
                 throw new ContractViolationException($"topic: '{topic}' is not kc/v1/<site>/<gateway>/<kind>");
             if (Registry?.WriteRefusal(site, gateway) is { } refusal) throw new UnauthorizedWriteException(site, gateway, refusal);
+            // Refused before it is copied or parsed: the dead letter keeps only its first bytes.
+            if (payload.Length > TelemetryCodec.MaxPayloadBytes)
+                throw new ContractViolationException($"payload: {payload.Length} bytes exceeds the limit of {TelemetryCodec.MaxPayloadBytes}");
             var bytes = payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray();
             switch (kind)
             {
@@ -295,73 +345,88 @@ public sealed class Ingestor : IAsyncDisposable
         {
             Stats.UnauthorizedMessage();
             _log.LogWarning("Dead-lettered unauthorized message on {Topic}: {Reason}", Clip(topic, 200), ex.Message);
-            return new Decoded(inbound, [DeadLetter(topic, payload.ToArray(), UnauthorizedKind, ex.Message)], IsDeadLetter: true);
+            return new Decoded(inbound, [DeadLetter(topic, payload, UnauthorizedKind, ex.Message)], IsDeadLetter: true);
         }
         catch (Exception ex) when (ex is ContractViolationException or System.Text.Json.JsonException or ArgumentException or InvalidOperationException or DecoderFallbackException)
         {
             Stats.InvalidMessage();
             _log.LogWarning("Dead-lettered message on {Topic}: {Reason}", Clip(topic, 200), ex.Message);
-            return new Decoded(inbound, [DeadLetter(topic, payload.ToArray(), "invalid", ex.Message)], IsDeadLetter: true);
+            return new Decoded(inbound, [DeadLetter(topic, payload, "invalid", ex.Message)], IsDeadLetter: true);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // A bug of ours, not the sender's: keep the message (payload and reason) rather than stop ingesting.
             Stats.InvalidMessage();
             _log.LogError(ex, "Dead-lettered message on {Topic} after an unexpected error", Clip(topic, 200));
-            return new Decoded(inbound, [DeadLetter(topic, payload.ToArray(), "error", $"{ex.GetType().Name}: {ex.Message}")], IsDeadLetter: true);
+            return new Decoded(inbound, [DeadLetter(topic, payload, "error", $"{ex.GetType().Name}: {ex.Message}")], IsDeadLetter: true);
         }
     }
 
     /// <summary>A record of a refused message: its reason and raw payload, queryable beside the data.</summary>
-    private static PointData DeadLetter(string topic, byte[] payload, string kind, string reason)
+    private static PointData DeadLetter(string topic, ReadOnlySequence<byte> payload, string kind, string reason)
     {
         Topics.TryParse(topic, out var site, out var gateway, out _);
-        string text;
-        try
-        {
-            text = new UTF8Encoding(false, true).GetString(payload);
-        }
-        catch (DecoderFallbackException)
-        {
-            text = "base64:" + Convert.ToBase64String(payload);
-        }
+        var text = PayloadText(payload, DeadLetterPayloadChars);
         return PointData.Measurement(RejectedMeasurement)
             .Tag("site", site.Length > 0 ? site : "unknown")
             .Tag("gateway", gateway.Length > 0 ? gateway : "unknown")
             .Tag("kind", kind)
             .Field("reason", Clip(reason, 1000))
             .Field("topic", Clip(topic, 300))
-            .Field("payload", Clip(text, 32_000))
+            .Field("payload", text)
             .Field("bytes", (long)payload.Length)
             .Timestamp(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 + Random.Shared.Next(1000), WritePrecision.Us);
+    }
+
+    /// <summary>Most characters of a refused payload kept in its dead letter.</summary>
+    internal const int DeadLetterPayloadChars = 32_000;
+
+    /// <summary>
+    /// The payload as text for a dead letter: at most <paramref name="maxChars"/> characters (with "…" when cut),
+    /// copied from its first bytes only, so a huge payload costs no huge allocation; "base64:…" when it is not UTF-8.
+    /// </summary>
+    internal static string PayloadText(ReadOnlySequence<byte> payload, int maxChars)
+    {
+        var cut = payload.Length > maxChars;
+        var head = payload.Slice(0, Math.Min(payload.Length, maxChars)).ToArray();
+        var strict = new UTF8Encoding(false, true);
+        // A cut may split a multi-byte character: drop up to 3 trailing bytes to find a whole one.
+        for (var drop = 0; drop <= (cut ? 3 : 0) && drop < head.Length; drop++)
+        {
+            if (!System.Text.Unicode.Utf8.IsValid(head.AsSpan(0, head.Length - drop))) continue;
+            return strict.GetString(head, 0, head.Length - drop) + (cut ? "…" : "");
+        }
+        if (head.Length == 0) return "";
+        var b64 = Convert.ToBase64String(head.AsSpan(0, Math.Min(head.Length, maxChars / 4 * 3)));
+        return "base64:" + b64 + (cut || b64.Length * 3 / 4 < head.Length ? "…" : "");
     }
 
     private async Task WriteAsync(List<Decoded> batch, CancellationToken ct)
     {
         var points = batch.SelectMany(d => d.Points).ToList();
         if (points.Count == 0) return;
-        if (await TryWriteAsync(points, batch.Where(d => !d.IsDeadLetter).Sum(d => d.Points.Count), ct).ConfigureAwait(false)) return;
+        if (await TryWriteAsync(points, batch.Where(d => !d.IsDeadLetter).Sum(d => d.Points.Count), ct).ConfigureAwait(false) is null) return;
         // InfluxDB refused some points: find the messages responsible, one by one, and dead-letter those.
         foreach (var d in batch)
         {
-            if (d.Points.Count == 0 || await TryWriteAsync(d.Points, d.IsDeadLetter ? 0 : d.Points.Count, ct).ConfigureAwait(false)) continue;
+            if (d.Points.Count == 0) continue;
+            var reason = await TryWriteAsync(d.Points, d.IsDeadLetter ? 0 : d.Points.Count, ct).ConfigureAwait(false);
+            if (reason is null) continue;
             Stats.RejectedMessage();
-            var reason = _lastRejection ?? "refused by InfluxDB";
             _log.LogWarning("InfluxDB refused the points of a message on {Topic}: {Reason}", d.Message.ApplicationMessage.Topic, reason);
-            await TryWriteAsync([DeadLetter(d.Message.ApplicationMessage.Topic, d.Message.ApplicationMessage.Payload.ToArray(), "rejected", reason)], 0, ct).ConfigureAwait(false);
+            await TryWriteAsync([DeadLetter(d.Message.ApplicationMessage.Topic, d.Message.ApplicationMessage.Payload, "rejected", reason)], 0, ct).ConfigureAwait(false);
         }
     }
 
-    private string? _lastRejection;
-
     /// <summary>
-    /// Writes until InfluxDB accepts (true) or refuses the points as bad data (false). Everything else — InfluxDB down,
+    /// Writes until InfluxDB accepts (null) or refuses the points as bad data (its reason). Everything else — InfluxDB down,
     /// overloaded, unauthorised — is retried with back-off for as long as it takes: that is what makes it lossless.
     /// </summary>
     /// <param name="dataPoints">How many of <paramref name="points"/> are data (the rest are dead letters), for the counters.</param>
-    private async Task<bool> TryWriteAsync(List<PointData> points, int dataPoints, CancellationToken ct)
+    private async Task<string?> TryWriteAsync(List<PointData> points, int dataPoints, CancellationToken ct)
     {
         var failures = 0;
+        SinkFailure? lastKind = null;
         while (true)
         {
             try
@@ -369,12 +434,11 @@ public sealed class Ingestor : IAsyncDisposable
                 await WriteSplittingAsync(points, ct).ConfigureAwait(false);
                 Stats.Written(dataPoints, points.Count - dataPoints);
                 NotifyWaiters();
-                return true;
+                return null;
             }
             catch (SinkException ex) when (ex.Kind == SinkFailure.Rejected)
             {
-                _lastRejection = ex.Message;
-                return false;
+                return ex.Message;
             }
             catch (SinkException ex)
             {
@@ -393,8 +457,11 @@ public sealed class Ingestor : IAsyncDisposable
                 var backoff = Backoff(failures, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30), jitter: true);
                 var wait = ex.RetryAfter is { } ra && ra > backoff ? ra : backoff;
                 var level = ex.Kind == SinkFailure.Unauthorized ? LogLevel.Error : LogLevel.Warning;
-                if (failures is 1 or 5 || failures % 20 == 0)
+                // Logged at the first failure, sparsely while it lasts, and whenever the kind changes (an outage that
+                // turns into refused credentials must be seen at once).
+                if (failures is 1 or 5 || failures % 20 == 0 || ex.Kind != lastKind)
                     _log.Log(level, "Write to {Sink} failed ({Failures}x), nothing acknowledged, retrying in {Wait:0.0} s: {Error}", _sink.Describe(), failures, wait.TotalSeconds, ex.Message);
+                lastKind = ex.Kind;
                 await Task.Delay(wait, ct).ConfigureAwait(false);
             }
         }

@@ -1,0 +1,481 @@
+// Ingest benchmark (bench/ingest/run.sh). In one run, on one influxd:
+//   ceiling  the same lines the ingestor would write, posted directly as line protocol (5,000 lines per POST, 4 posters)
+//   ingest1  one ingestor draining a backlog of telemetry batches queued at mosquitto for its session
+//   ingest2  two ingestors in one shared subscription group draining the same backlog
+// each in a fresh database, variants back-to-back, repeated for --rounds. Then the latency of a live load: every
+// gateway publishes one batch per second stamped with the time of publishing; latency = when InfluxDB answered the
+// write (the point is queryable from then on) minus the reading's timestamp.
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using InfluxDB.Client.Writes;
+using KhuyenCong.Cloud.Config;
+using KhuyenCong.Cloud.Influx;
+using KhuyenCong.Cloud.Ingest;
+using KhuyenCong.Contracts;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+var o = Options.Parse(args);
+var inv = CultureInfo.InvariantCulture;
+Console.WriteLine(string.Create(inv, $"load: {o.Gateways} gateways x {o.Devices} meters x {Options.Points.Length} points; backlog {o.Seconds} s per gateway = {o.Batches:N0} batches, {o.Readings:N0} readings, {o.Lines:N0} lines"));
+Console.WriteLine(string.Create(inv, $"ingest: batch_points {o.Ingest.BatchPoints}, flush_interval {o.Ingest.FlushInterval.TotalMilliseconds} ms, max_in_flight {o.Ingest.MaxInFlight}; ceiling: {o.CeilingLinesPerPost} lines per POST, {o.CeilingPosters} posters"));
+
+using var work = new TempDir();
+await using var influxd = await LocalInfluxd.StartAsync(Path.Combine(work.Path, "influxd"));
+await using var mosquitto = Mosquitto.Start(work.Path);
+Console.WriteLine($"influxd 1.6.7 on {influxd.Url}, mosquitto on 127.0.0.1:{mosquitto.Port}");
+
+var start = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3600 - o.Seconds);
+var batches = Enumerable.Range(0, o.Seconds).SelectMany(s => Enumerable.Range(0, o.Gateways).Select(g => Load.Batch(o, g, s, start.AddSeconds(s)))).ToList();
+var payloads = batches.Select(b => (Topic: Topics.Telemetry(b.Site, b.Gateway), Payload: TelemetryCodec.Encode(b))).ToList();
+Console.WriteLine(string.Create(inv, $"payload: {payloads.Average(p => p.Payload.Length):N0} bytes per batch on average"));
+
+Profile.Run(payloads, o);
+
+var results = new List<(string Variant, int Round, double Seconds, string Note)>();
+for (var round = 1; round <= o.Rounds; round++)
+{
+    var c = await Ceiling.RunAsync(influxd.Url, $"ceiling_{round}", batches, o);
+    results.Add(("ceiling", round, c, ""));
+    Report(results[^1]);
+    foreach (var n in new[] { 1, 2 })
+    {
+        var (seconds, note) = await Drain.RunAsync(influxd.Url, mosquitto.Port, $"ingest{n}_{round}", n, payloads, o);
+        results.Add(($"ingest{n}", round, seconds, note));
+        Report(results[^1]);
+    }
+}
+
+Console.WriteLine();
+Console.WriteLine("| variant | round | seconds | readings/s | lines/s | of ceiling (same round) | note |");
+Console.WriteLine("|---|---|---|---|---|---|---|");
+foreach (var r in results)
+{
+    var ceiling = results.Single(x => x.Variant == "ceiling" && x.Round == r.Round).Seconds;
+    Console.WriteLine(string.Create(inv, $"| {r.Variant} | {r.Round} | {r.Seconds:0.00} | {o.Readings / r.Seconds:N0} | {o.Lines / r.Seconds:N0} | {ceiling / r.Seconds:0.00} | {r.Note} |"));
+}
+
+if (o.LatencySeconds > 0)
+{
+    Console.WriteLine();
+    await Latency.RunAsync(influxd.Url, mosquitto.Port, o);
+}
+return 0;
+
+void Report((string Variant, int Round, double Seconds, string Note) r) =>
+    Console.WriteLine(string.Create(inv, $"round {r.Round} {r.Variant,-8} {r.Seconds,7:0.00} s  {o.Readings / r.Seconds,12:N0} readings/s  {o.Lines / r.Seconds,10:N0} lines/s  {r.Note}"));
+
+internal sealed class Options
+{
+    public static readonly (string Name, string Unit)[] Points = [("energy_import_kwh", "kWh"), ("power_w", "W"), ("voltage_l1_v", "V"), ("current_l1_a", "A"), ("power_factor", "")];
+
+    public int Gateways { get; private set; } = 50;
+    public int Devices { get; private set; } = 20;
+    public int Seconds { get; private set; } = 200;
+    public int Rounds { get; private set; } = 2;
+    public int LatencySeconds { get; private set; } = 60;
+    public int CeilingLinesPerPost { get; private set; } = 5000;
+    public int CeilingPosters { get; private set; } = 4;
+    public IngestConfig Ingest { get; } = new();
+
+    public int Batches => Gateways * Seconds;
+    public long Readings => (long)Batches * Devices * Points.Length;
+    public long Lines => (long)Batches * Devices;
+
+    public static Options Parse(string[] args)
+    {
+        var o = new Options();
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            var v = args[i + 1];
+            int N() => int.Parse(v, CultureInfo.InvariantCulture);
+            switch (args[i])
+            {
+                case "--gateways": o.Gateways = N(); break;
+                case "--devices": o.Devices = N(); break;
+                case "--seconds": o.Seconds = N(); break;
+                case "--rounds": o.Rounds = N(); break;
+                case "--latency-seconds": o.LatencySeconds = N(); break;
+                case "--ceiling-lines": o.CeilingLinesPerPost = N(); break;
+                case "--ceiling-posters": o.CeilingPosters = N(); break;
+                case "--batch-points": o.Ingest.BatchPoints = N(); break;
+                case "--flush-ms": o.Ingest.FlushInterval = TimeSpan.FromMilliseconds(N()); break;
+                case "--max-in-flight": o.Ingest.MaxInFlight = N(); break;
+                default: throw new ArgumentException($"unknown option {args[i]}");
+            }
+        }
+        return o;
+    }
+}
+
+internal static class Load
+{
+    /// <summary>One gateway's batch for one second: every meter with all its points at one instant (one line per meter).</summary>
+    public static TelemetryBatch Batch(Options o, int g, long seq, DateTimeOffset t) => new()
+    {
+        Site = $"site-{g / 10:D2}",
+        Gateway = $"gw-{g:D3}",
+        Sequence = seq,
+        Sent = t,
+        Devices = [.. Enumerable.Range(0, o.Devices).Select(d => new DeviceInfo { Id = $"meter-{d:D2}", Class = DeviceClasses.Meter, Kiln = $"kiln-{d:D2}" })],
+        Readings = [.. Enumerable.Range(0, o.Devices).SelectMany(d => Options.Points.Select((p, k) =>
+            new Reading { Device = $"meter-{d:D2}", Point = p.Name, Timestamp = t, Value = Math.Round((seq * 0.37) + (d * 10) + k + 0.125, 3), Unit = p.Unit }))],
+    };
+}
+
+internal static class Ceiling
+{
+    /// <summary>The same lines the ingestor writes, posted straight to /write; returns seconds from first POST to last answer.</summary>
+    public static async Task<double> RunAsync(string url, string db, List<TelemetryBatch> batches, Options o)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromMinutes(5) };
+        await Influx.CreateAsync(http, db);
+        var lines = batches.SelectMany(LineProtocol.FromBatch).Select(p => p.ToLineProtocol()).ToList();
+        var bodies = lines.Chunk(o.CeilingLinesPerPost).Select(c => Encoding.UTF8.GetBytes(string.Join('\n', c) + "\n")).ToList();
+        var next = -1;
+        var sw = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, o.CeilingPosters).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < bodies.Count)
+            {
+                using var content = new ByteArrayContent(bodies[i]);
+                using var r = await http.PostAsync(new Uri($"write?db={db}&precision=ms", UriKind.Relative), content);
+                if (r.StatusCode != HttpStatusCode.NoContent) throw new InvalidOperationException($"ceiling write answered {(int)r.StatusCode}: {await r.Content.ReadAsStringAsync()}");
+            }
+        }));
+        var seconds = sw.Elapsed.TotalSeconds;
+        await Influx.AssertCountAsync(url, db, o.Lines);
+        return seconds;
+    }
+}
+
+internal static class Drain
+{
+    /// <summary>
+    /// Ingestors subscribe once (creating their sessions) and go away; the whole load is published; then they come back
+    /// and the clock runs from their start until InfluxDB has accepted every line.
+    /// </summary>
+    public static async Task<(double Seconds, string Note)> RunAsync(string url, int mqttPort, string db, int instances, List<(string Topic, byte[] Payload)> payloads, Options o)
+    {
+        var ids = Enumerable.Range(1, instances).Select(k => $"{db}-{k}").ToList();
+        var mqtt = ids.Select(id => new MqttConfig { Url = $"mqtt://127.0.0.1:{mqttPort}", ClientId = id, SharedGroup = instances > 1 ? db : null }).ToList();
+
+        // 1. Sessions and subscriptions exist at the broker.
+        await using (var first = await Instances.StartAsync(url, db, mqttPort, mqtt, o))
+        {
+        }
+        // 2. The backlog: every batch, published at QoS 1 by 10 gateway clients at once.
+        var pub = Stopwatch.StartNew();
+        await Publisher.PublishAllAsync(mqttPort, payloads, clients: 10);
+        var publishSeconds = pub.Elapsed.TotalSeconds;
+        // 3. The ingestors come back and drain it.
+        var sw = Stopwatch.StartNew();
+        await using var run = await Instances.StartAsync(url, db, mqttPort, mqtt, o);
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(15);
+        while (run.PointsWritten < o.Lines)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{db}: only {run.PointsWritten} of {o.Lines} lines written: {run.Describe()}");
+            await Task.Delay(5);
+        }
+        var seconds = sw.Elapsed.TotalSeconds;
+        await Influx.AssertCountAsync(url, db, o.Lines);
+        return (seconds, $"{run.Describe()}; backlog published in {publishSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
+    }
+}
+
+/// <summary>Ingestors writing through the v1 transport into one database.</summary>
+internal sealed class Instances : IAsyncDisposable
+{
+    private readonly List<(Ingestor Ingestor, InfluxV1Sink Sink, Task Run)> _all = [];
+    private readonly CancellationTokenSource _stop = new();
+
+    public static async Task<Instances> StartAsync(string url, string db, int mqttPort, List<MqttConfig> mqtt, Options o, Func<ITimeSeriesSink, ITimeSeriesSink>? wrap = null)
+    {
+        var x = new Instances();
+        foreach (var m in mqtt)
+        {
+            var sink = new InfluxV1Sink(new InfluxConfig { Url = url, Database = db }, password: null);
+            await sink.PrepareAsync(default);
+            var ingestor = new Ingestor("127.0.0.1", mqttPort, m, null, wrap?.Invoke(sink) ?? sink, o.Ingest, NullLogger.Instance);
+            x._all.Add((ingestor, sink, ingestor.RunAsync(x._stop.Token)));
+        }
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!x._all.All(i => i.Ingestor.IsConnected))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("the ingestors did not connect");
+            await Task.Delay(5);
+        }
+        return x;
+    }
+
+    public long PointsWritten => _all.Sum(i => i.Ingestor.Stats.PointsWritten);
+
+    public string Describe() => string.Join("; ", _all.Select(i => $"{i.Ingestor.Stats.Messages} msgs, {i.Ingestor.Stats.Batches} writes"));
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        foreach (var i in _all)
+        {
+            await i.Run;
+            await i.Ingestor.DisposeAsync();
+            i.Sink.Dispose();
+        }
+        _stop.Dispose();
+    }
+}
+
+internal static class Publisher
+{
+    public static async Task<IMqttClient> ConnectAsync(int port, string id)
+    {
+        var c = new MqttClientFactory().CreateMqttClient();
+        await c.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId(id).WithCleanStart(true)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).Build());
+        return c;
+    }
+
+    public static async Task PublishAsync(IMqttClient c, string topic, byte[] payload)
+    {
+        var r = await c.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        if (!r.IsSuccess) throw new InvalidOperationException($"publish to {topic}: {r.ReasonCode}");
+    }
+
+    /// <summary>Publishes everything at QoS 1, each client with up to 50 messages awaiting PUBACK.</summary>
+    public static async Task PublishAllAsync(int port, List<(string Topic, byte[] Payload)> payloads, int clients)
+    {
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async k =>
+        {
+            using var c = await ConnectAsync(port, $"bench-pub-{k}");
+            using var window = new SemaphoreSlim(50);
+            var pending = new List<Task>();
+            for (var i = k; i < payloads.Count; i += clients)
+            {
+                await window.WaitAsync();
+                var (topic, payload) = payloads[i];
+                pending.Add(Task.Run(async () =>
+                {
+                    try
+                    {
+                        await PublishAsync(c, topic, payload);
+                    }
+                    finally
+                    {
+                        window.Release();
+                    }
+                }));
+            }
+            await Task.WhenAll(pending);
+            await c.DisconnectAsync();
+        }));
+    }
+}
+
+internal static class Latency
+{
+    /// <summary>Live load: each gateway publishes one batch per second stamped "now"; one ingestor with the default settings.</summary>
+    public static async Task RunAsync(string url, int mqttPort, Options o)
+    {
+        const string db = "latency";
+        var sink = (Recording?)null;
+        var mqtt = new List<MqttConfig> { new() { Url = $"mqtt://127.0.0.1:{mqttPort}", ClientId = "latency-1" } };
+        var live = new Options();
+        await using var run = await Instances.StartAsync(url, db, mqttPort, mqtt, live, s => sink = new Recording(s));
+        var clients = await Task.WhenAll(Enumerable.Range(0, o.Gateways).Select(g => Publisher.ConnectAsync(mqttPort, $"live-gw-{g:D3}")));
+        var t0 = DateTime.UtcNow;
+        var sent = 0L;
+        // Each gateway on its own 1 s tick, spread over the second as real gateways would be.
+        await Task.WhenAll(Enumerable.Range(0, o.Gateways).Select(async g =>
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(1000.0 * g / o.Gateways));
+            using var tick = new PeriodicTimer(TimeSpan.FromSeconds(1));
+            for (var s = 0; s < o.LatencySeconds; s++)
+            {
+                var now = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                var b = Load.Batch(o, g, s, now);
+                await Publisher.PublishAsync(clients[g], Topics.Telemetry(b.Site, b.Gateway), TelemetryCodec.Encode(b));
+                Interlocked.Add(ref sent, o.Devices);
+                await tick.WaitForNextTickAsync();
+            }
+        }));
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while (run.PointsWritten < sent && DateTime.UtcNow < deadline) await Task.Delay(10);
+        var elapsed = (DateTime.UtcNow - t0).TotalSeconds;
+        foreach (var c in clients)
+        {
+            await c.DisconnectAsync();
+            c.Dispose();
+        }
+        await Influx.AssertCountAsync(url, db, sent);
+        var ms = sink!.LatenciesMs();
+        ms.Sort();
+        double P(double q) => ms[Math.Min(ms.Count - 1, (int)Math.Ceiling(q * ms.Count) - 1)];
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"latency (live: {o.Gateways} gateways x {o.Devices} meters x {Options.Points.Length} points, 1 batch per gateway per second, {o.LatencySeconds} s, {sent * Options.Points.Length / elapsed:N0} readings/s offered; default ingest settings): " +
+            $"{ms.Count:N0} lines, p50 {P(0.50):0} ms, p90 {P(0.90):0} ms, p99 {P(0.99):0} ms, max {ms[^1]:0} ms; {run.Describe()}"));
+    }
+
+    /// <summary>Passes writes on and notes, for every data line, how long after its timestamp InfluxDB accepted it.</summary>
+    private sealed class Recording(ITimeSeriesSink inner) : ITimeSeriesSink
+    {
+        private readonly List<double> _ms = [];
+
+        public Task PrepareAsync(CancellationToken ct) => inner.PrepareAsync(ct);
+
+        public async Task WriteAsync(IReadOnlyList<PointData> points, CancellationToken ct)
+        {
+            await inner.WriteAsync(points, ct);
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            lock (_ms)
+            {
+                foreach (var p in points)
+                {
+                    if (p.Precision != InfluxDB.Client.Api.Domain.WritePrecision.Ms) continue; // dead letters
+                    var line = p.ToLineProtocol();
+                    _ms.Add(now - long.Parse(line.AsSpan(line.LastIndexOf(' ') + 1), CultureInfo.InvariantCulture));
+                }
+            }
+        }
+
+        public List<double> LatenciesMs()
+        {
+            lock (_ms) return [.. _ms];
+        }
+
+        public string Describe() => inner.Describe();
+
+        public void Dispose() => inner.Dispose();
+    }
+}
+
+/// <summary>
+/// Time of each step of the ingest path on one thread, message by message as the ingestor does it, without MQTT or HTTP:
+/// where a slow ingest goes. CPU time of the whole loop beside it (the machine may be shared).
+/// </summary>
+internal static class Profile
+{
+    public static void Run(List<(string Topic, byte[] Payload)> payloads, Options o)
+    {
+        for (var warm = 0; warm < 2; warm++)
+        {
+            long decode = 0, build = 0, text = 0, bytes = 0;
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var wall = Stopwatch.StartNew();
+            var sb = new StringBuilder(1 << 20);
+            foreach (var (_, payload) in payloads)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                var batch = TelemetryCodec.Decode(payload);
+                var t1 = Stopwatch.GetTimestamp();
+                var points = LineProtocol.FromBatch(batch);
+                var t2 = Stopwatch.GetTimestamp();
+                foreach (var p in points) sb.Append(p.ToLineProtocol()).Append('\n');
+                if (sb.Length > 900_000)
+                {
+                    bytes += Encoding.UTF8.GetByteCount(sb.ToString());
+                    sb.Clear();
+                }
+                var t3 = Stopwatch.GetTimestamp();
+                decode += t1 - t0;
+                build += t2 - t1;
+                text += t3 - t2;
+            }
+            bytes += Encoding.UTF8.GetByteCount(sb.ToString());
+            var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+            if (warm == 0) continue;
+            double S(long ticks) => (double)ticks / Stopwatch.Frequency;
+            double Us(long ticks) => S(ticks) * 1e6 / o.Readings;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"profile (one thread, message by message, after warm-up; {wall.Elapsed.TotalSeconds:0.00} s wall, {cpuSeconds:0.00} s CPU of the process): " +
+                $"JSON decode+validate {Us(decode):0.00} µs/reading, PointData build {Us(build):0.00} µs/reading, line protocol text {Us(text):0.00} µs/reading; {bytes / o.Lines} bytes per line"));
+        }
+    }
+}
+
+internal static class Influx
+{
+    public static async Task CreateAsync(HttpClient http, string db)
+    {
+        using var body = new FormUrlEncodedContent([new("q", $"CREATE DATABASE \"{db}\"")]);
+        using var r = await http.PostAsync(new Uri("query", UriKind.Relative), body);
+        r.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Every line is there: the benchmark counts only complete, verified runs.</summary>
+    public static async Task AssertCountAsync(string url, string db, long lines)
+    {
+        using var q = new InfluxQlClient(url, db, timeout: TimeSpan.FromMinutes(2));
+        var s = await q.QueryAsync("SELECT count(power_w) FROM meter");
+        var n = s.Count == 0 ? 0 : (long)s[0].Numbers("count").Single()!.Value;
+        if (n != lines) throw new InvalidOperationException($"{db}: InfluxDB holds {n} lines, expected {lines}");
+    }
+}
+
+/// <summary>mosquitto on a free loopback port: no persistence file (sessions are in memory), no queue limits.</summary>
+internal sealed class Mosquitto : IAsyncDisposable
+{
+    private readonly Process _p;
+
+    private Mosquitto(Process p, int port)
+    {
+        _p = p;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public static Mosquitto Start(string dir)
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        var conf = Path.Combine(dir, "mosquitto.conf");
+        File.WriteAllText(conf, $"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\nlog_dest stderr\nlog_type error\nlog_type warning\n");
+        var p = Process.Start(new ProcessStartInfo("/usr/sbin/mosquitto", ["-c", conf]) { UseShellExecute = false }) ?? throw new InvalidOperationException("mosquitto did not start");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            try
+            {
+                using var c = new TcpClient();
+                c.Connect(IPAddress.Loopback, port);
+                break;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(50);
+            }
+        }
+        return new Mosquitto(p, port);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _p.Kill();
+        await _p.WaitForExitAsync();
+        _p.Dispose();
+    }
+}
+
+internal sealed class TempDir : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("kc-bench-ingest-").FullName;
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Ingest throughput and latency: mosquitto → ingestor → influxd, against influxd's own ceiling, in one run.
+# usage: bench/ingest/run.sh [OPTIONS…]   (passed to bench/IngestThroughput, defaults in brackets)
+#   --gateways 50 --devices 20 --seconds 200   backlog: gateways × seconds batches of devices × 5 readings
+#   --rounds 2                                 ceiling, 1 ingestor, 2 ingestors, back-to-back, this many times
+#   --latency-seconds 60                       live load afterwards (one batch per gateway per second); 0 skips it
+#   --batch-points 5000 --flush-ms 200 --max-in-flight 1000   ingest settings (as in cloud.yaml's ingest section)
+#   --ceiling-lines 5000 --ceiling-posters 4   how the ceiling posts line protocol
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+for exe in /usr/bin/influxd /usr/sbin/mosquitto; do
+  [[ -x $exe ]] || { echo "bench/ingest: $exe is missing (sudo apt-get install -y influxdb mosquitto)" >&2; exit 1; }
+done
+dotnet build "$ROOT/bench/IngestThroughput/IngestThroughput.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
+echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+dotnet "$ROOT/bench/IngestThroughput/bin/Release/net10.0/IngestThroughput.dll" "$@"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
