@@ -11,6 +11,10 @@ public static class Eventually
     public static Task Until(Func<bool> condition, string what, TimeSpan? patience = null) =>
         Until(() => Task.FromResult(condition()), () => what, patience);
 
+    /// <summary>As above, with a description computed on failure (it may show a server's output).</summary>
+    public static Task Until(Func<bool> condition, Func<string> what, TimeSpan? patience = null) =>
+        Until(() => Task.FromResult(condition()), what, patience);
+
     public static Task Until(Func<Task<bool>> condition, string what, TimeSpan? patience = null) =>
         Until(condition, () => what, patience);
 

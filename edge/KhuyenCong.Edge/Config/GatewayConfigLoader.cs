@@ -137,5 +137,10 @@ public static class GatewayConfigLoader
         if (m.PasswordFile is not null && m.PasswordEnv is not null)
             throw b.Error(m, nameof(m.PasswordEnv), "give password_file or password_env, not both");
         if (m.ClientId is not null && m.ClientId.Length is 0 or > 128) throw b.Error(m, nameof(m.ClientId), "must be 1–128 characters");
+        if (m.Tls is { } tls)
+        {
+            if (uri.Scheme is not ("mqtts" or "ssl")) throw b.Error(m, nameof(m.Tls), $"tls settings need a TLS broker URL (mqtts://{uri.Host}:8883), not {uri.Scheme}://");
+            if (tls.KeyFile is not null && tls.CertFile is null) throw b.Error(tls, nameof(tls.KeyFile), "key_file needs cert_file (the client certificate it belongs to)");
+        }
     }
 }
