@@ -114,6 +114,30 @@ public sealed class MqttSecurityTests : IDisposable
     }
 
     [Fact]
+    public async Task The_kc_edge_program_publishes_over_mqtts_with_a_client_certificate_and_stops_cleanly()
+    {
+        using var pki = await TestCertificates.CreateAsync();
+        var (cert, key) = await pki.IssueClientAsync("gw", "gw-test");
+        await using var broker = await MosquittoServer.StartTlsAsync(pki, requireCertificate: true);
+        var gw = Gateway(broker.Url, $"""
+              tls:
+                ca_file: {pki.CaFile}
+                cert_file: {cert}
+                key_file: {key}
+            """);
+        var (tapCert, tapKey) = await pki.IssueClientAsync("tap", "test-tap");
+        await using var tap = await StartTapAsync(broker, ["--cafile", pki.CaFile, "--cert", tapCert, "--key", tapKey]);
+        await using var sim = new SimulatorHost(gw, timeScale: 60);
+        await sim.StartAsync(default);
+        await using var edge = ExternalProcess.Start(EdgeProgram.Path, ["run", "--config", gw.File]);
+        var line = await tap.FirstTelemetryAsync();
+        Assert.Contains("\"device\":\"kiln1-meter\"", line, StringComparison.Ordinal);
+        await edge.StopAsync();
+        Assert.Equal(0, await edge.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("MQTT connected to 127.0.0.1:", edge.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_wrong_password_is_logged_as_such_by_the_running_service_which_keeps_retrying_without_printing_it()
     {
         using var pki = await TestCertificates.CreateAsync();
@@ -126,7 +150,7 @@ public sealed class MqttSecurityTests : IDisposable
               tls:
                 ca_file: {pki.CaFile}
             """);
-        await using var edge = ExternalProcess.Start(Path.Combine(AppContext.BaseDirectory, "kc-edge"), ["run", "--config", gw.File]);
+        await using var edge = ExternalProcess.Start(EdgeProgram.Path, ["run", "--config", gw.File]);
         await Eventually.Until(() => edge.Output.Contains("wrong user name or password", StringComparison.Ordinal), () => $"the edge says why the broker refused it ({edge.Output})");
         Assert.Contains("failed (1x): the broker refused user 'gw-test': wrong user name or password, or the user may not connect (NotAuthorized); check mqtt.username and mqtt.password_file / password_env", edge.Output, StringComparison.Ordinal);
         Assert.False(edge.HasExited, "the service exited instead of retrying");
@@ -141,7 +165,7 @@ public sealed class MqttSecurityTests : IDisposable
               tls:
                 ca_file: no-such-ca.pem
             """);
-        await using var edge = ExternalProcess.Start(Path.Combine(AppContext.BaseDirectory, "kc-edge"), ["run", "--config", gw.File]);
+        await using var edge = ExternalProcess.Start(EdgeProgram.Path, ["run", "--config", gw.File]);
         Assert.Equal(2, await edge.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains($"kc-edge: invalid configuration: {gw.File}:7:14: mqtt.tls.ca_file: CA file {_dir.File("no-such-ca.pem")} does not exist", edge.Output, StringComparison.Ordinal);
     }
@@ -247,6 +271,17 @@ public sealed class MqttSecurityTests : IDisposable
     }
 
     public void Dispose() => _dir.Dispose();
+}
+
+/// <summary>
+/// The kc-edge program the process-level tests start: the build beside the tests, or another build of it named by
+/// KC_EDGE_EXE (e.g. the Native AOT binary from <c>./kc edge-publish</c>), so the same tests check a published binary.
+/// </summary>
+public static class EdgeProgram
+{
+    public static string Path { get; } = Environment.GetEnvironmentVariable("KC_EDGE_EXE") is { Length: > 0 } exe
+        ? System.IO.Path.GetFullPath(exe)
+        : System.IO.Path.Combine(AppContext.BaseDirectory, "kc-edge");
 }
 
 /// <summary>Log messages kept in memory, so tests can check what the agent said.</summary>

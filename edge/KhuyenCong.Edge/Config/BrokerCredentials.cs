@@ -27,7 +27,7 @@ public sealed class BrokerCredentials
     public X509Certificate2? ClientCertificate { get; }
 
     public override string ToString() =>
-        $"user {Username ?? "(none)"}, password {(Password is null ? "(none)" : "(hidden)")}, ca {(TrustChain is null ? "system" : TrustChain[0].Subject)}, client certificate {ClientCertificate?.Subject ?? "(none)"}";
+        $"user {Username ?? "(none)"}, password {(Password is null ? "(none)" : "(hidden)")}, CA {(TrustChain is null ? "from the system trust store" : TrustChain[0].Subject)}, client certificate {ClientCertificate?.Subject ?? "(none)"}";
 
     /// <summary>Reads the password, CA and client certificate a gateway config names. Paths are relative to the config file.</summary>
     public static BrokerCredentials Load(LoadedGateway gateway)

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using KhuyenCong.Configuration;
 using KhuyenCong.Contracts;
 using KhuyenCong.Edge.Profiles;
@@ -17,6 +18,18 @@ public sealed record LoadedGateway(GatewayConfig Config, string File, YamlBinder
 /// <summary>Loads a gateway config and checks it together with the profiles of its devices.</summary>
 public static class GatewayConfigLoader
 {
+    // The classes the YAML binder creates below GatewayConfig, kept for trimmed and Native AOT builds
+    // (TrimSafetyTests checks that this list is complete).
+    [DynamicDependency(YamlBinder.Kept, typeof(MqttSettings))]
+    [DynamicDependency(YamlBinder.Kept, typeof(TlsSettings))]
+    [DynamicDependency(YamlBinder.Kept, typeof(OutboxSettings))]
+    [DynamicDependency(YamlBinder.Kept, typeof(PublishSettings))]
+    [DynamicDependency(YamlBinder.Kept, typeof(BusConfig))]
+    [DynamicDependency(YamlBinder.Kept, typeof(DeviceConfig))]
+    [DynamicDependency(YamlBinder.Kept, typeof(List<BusConfig>))]
+    [DynamicDependency(YamlBinder.Kept, typeof(List<DeviceConfig>))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields, typeof(BusType))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields, typeof(Parity))]
     public static LoadedGateway Load(string file)
     {
         file = Path.GetFullPath(file);
