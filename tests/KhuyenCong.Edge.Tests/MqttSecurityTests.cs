@@ -275,12 +275,13 @@ public sealed class MqttSecurityTests : IDisposable
 
 /// <summary>
 /// The kc-edge program the process-level tests start: the build beside the tests, or another build of it named by
-/// KC_EDGE_EXE (e.g. the Native AOT binary from <c>./kc edge-publish</c>), so the same tests check a published binary.
+/// KC_EDGE_EXE (absolute, or relative to the repository root; e.g. <c>.kc/publish/linux-x64/kc-edge</c> from
+/// <c>./kc edge-publish</c>), so the same tests check a published binary.
 /// </summary>
 public static class EdgeProgram
 {
     public static string Path { get; } = Environment.GetEnvironmentVariable("KC_EDGE_EXE") is { Length: > 0 } exe
-        ? System.IO.Path.GetFullPath(exe)
+        ? System.IO.Path.GetFullPath(exe, RepoPaths.Root)
         : System.IO.Path.Combine(AppContext.BaseDirectory, "kc-edge");
 }
 
