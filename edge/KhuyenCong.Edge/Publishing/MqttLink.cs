@@ -57,6 +57,7 @@ public sealed class MqttLink : IAsyncDisposable
             {
                 if (!_client.IsConnected)
                 {
+                    _lastTlsError = null;
                     var result = await _client.ConnectAsync(_options, ct).ConfigureAwait(false);
                     if (result.ResultCode != MqttClientConnectResultCode.Success)
                         throw new BrokerRefusedException(result.ResultCode, result.ReasonString);
@@ -138,7 +139,7 @@ public sealed class MqttLink : IAsyncDisposable
     /// Says why a connect failed in words an installer can act on: a TLS certificate problem names the config key to
     /// check, a refused login says so. Never includes the password.
     /// </summary>
-    internal string Explain(Exception ex)
+    private string Explain(Exception ex)
     {
         if (ex is BrokerRefusedException refused)
         {
@@ -152,11 +153,7 @@ public sealed class MqttLink : IAsyncDisposable
                 _ => $"the broker refused the connection ({refused.ResultCode}{(string.IsNullOrEmpty(refused.Reason) ? "" : ": " + refused.Reason)})",
             };
         }
-        if (_lastTlsError is { } tls)
-        {
-            _lastTlsError = null;
-            return tls;
-        }
+        if (_lastTlsError is { } tls) return tls;
         for (var e = ex; e is not null; e = e.InnerException)
         {
             if (e is System.Security.Authentication.AuthenticationException)
