@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
 using System.Runtime.CompilerServices;
@@ -44,13 +45,26 @@ public sealed class YamlKeyAttribute(string key) : Attribute
 /// </summary>
 public sealed class YamlBinder
 {
+    /// <summary>
+    /// What trimming and Native AOT must keep of a bound class: its properties and constructors. The root type gets it from
+    /// the annotation on <c>T</c>; nested classes (the types of its properties) cannot be followed by the trimmer, so a
+    /// caller that is published trimmed lists them with <c>[DynamicDependency(YamlBinder.Kept, typeof(…))]</c>
+    /// (see GatewayConfigLoader.Load; a test checks that the list covers every class reachable from the root).
+    /// </summary>
+    public const DynamicallyAccessedMemberTypes Kept =
+        DynamicallyAccessedMemberTypes.PublicProperties | DynamicallyAccessedMemberTypes.PublicConstructors | DynamicallyAccessedMemberTypes.NonPublicConstructors;
+
+    private const string NestedTypesJustification =
+        "Nested configuration classes are kept by the caller's [DynamicDependency(YamlBinder.Kept, …)] list; List<T> and " +
+        "Dictionary<string,T> of reference types share their compiled code under Native AOT.";
+
     private readonly string _file;
     private readonly ConditionalWeakTable<object, Dictionary<string, SourceLocation>> _locations = new();
 
     private YamlBinder(string file) => _file = file;
 
     /// <summary>Reads and binds a file. The binder returned can locate every bound value.</summary>
-    public static (T Value, YamlBinder Binder) LoadFile<T>(string path) where T : class
+    public static (T Value, YamlBinder Binder) LoadFile<[DynamicallyAccessedMembers(Kept)] T>(string path) where T : class
     {
         string text;
         try
@@ -65,7 +79,7 @@ public sealed class YamlBinder
     }
 
     /// <summary>Binds YAML text; <paramref name="file"/> is only used in messages.</summary>
-    public static (T Value, YamlBinder Binder) Load<T>(string yaml, string file) where T : class
+    public static (T Value, YamlBinder Binder) Load<[DynamicallyAccessedMembers(Kept)] T>(string yaml, string file) where T : class
     {
         var binder = new YamlBinder(file);
         var stream = new YamlStream();
@@ -102,7 +116,11 @@ public sealed class YamlBinder
 
     private SourceLocation Loc(YamlNode node, string path) => new(_file, (int)node.Start.Line, (int)node.Start.Column, path.Length == 0 ? "(root)" : path);
 
-    private object? Bind(YamlNode node, Type type, string path)
+    [UnconditionalSuppressMessage("Trimming", "IL2067", Justification = NestedTypesJustification)]
+    [UnconditionalSuppressMessage("Trimming", "IL2072", Justification = NestedTypesJustification)]
+    [UnconditionalSuppressMessage("Trimming", "IL2062", Justification = NestedTypesJustification)]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = NestedTypesJustification)]
+    private object? Bind(YamlNode node, [DynamicallyAccessedMembers(Kept)] Type type, string path)
     {
         var underlying = Nullable.GetUnderlyingType(type);
         if (node is YamlScalarNode { Style: not ScalarStyle.SingleQuoted and not ScalarStyle.DoubleQuoted } s && (s.Value is null || s.Value == "~" || s.Value == "null"))
@@ -135,7 +153,7 @@ public sealed class YamlBinder
         {
             if (node is not YamlSequenceNode seq) throw new ConfigException(Loc(node, path), $"expected a list, found a {Kind(node)}");
             var itemType = type.GetGenericArguments()[0];
-            var list = (IList)Activator.CreateInstance(typeof(List<>).MakeGenericType(itemType))!;
+            var list = (IList)Activator.CreateInstance(type.GetGenericTypeDefinition() == typeof(List<>) ? type : typeof(List<>).MakeGenericType(itemType))!;
             var i = 0;
             foreach (var child in seq.Children) list.Add(Bind(child, itemType, $"{path}[{i++}]"));
             return list;
@@ -150,7 +168,8 @@ public sealed class YamlBinder
         throw new ConfigException(Loc(node, path), $"type {type.Name} cannot be read from YAML");
     }
 
-    private object BindObject(YamlMappingNode map, Type type, string path)
+    [UnconditionalSuppressMessage("Trimming", "IL2072", Justification = NestedTypesJustification)]
+    private object BindObject(YamlMappingNode map, [DynamicallyAccessedMembers(Kept)] Type type, string path)
     {
         var obj = RuntimeHelpers.GetUninitializedObject(type);
         // Run field initialisers and the parameterless constructor when there is one.

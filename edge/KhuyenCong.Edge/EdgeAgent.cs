@@ -31,7 +31,7 @@ public sealed class EdgeAgent : IAsyncDisposable
         _log = logs.CreateLogger("edge");
         var cfg = gateway.Config;
         Outbox = outbox ?? new SqliteOutbox(gateway.OutboxPath, cfg.Outbox.MaxBytes, cfg.Outbox.CommitInterval);
-        Link = new MqttLink(cfg, gateway.Dir, _clock, logs.CreateLogger("mqtt"));
+        Link = new MqttLink(cfg, BrokerCredentials.Load(gateway), _clock, logs.CreateLogger("mqtt"));
         Clock = new ClockGuard(_clock, Outbox, ClockGuard.BuildFloor());
         Publisher = new TelemetryPublisher(Outbox, Link, cfg.Site, cfg.Gateway, cfg.Publish.MaxBatch, cfg.Publish.Interval, _clock, logs.CreateLogger("publish"));
         foreach (var bus in cfg.Buses.Where(b => b.Type == BusType.Ascii))

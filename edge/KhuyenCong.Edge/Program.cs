@@ -68,14 +68,18 @@ namespace KhuyenCong.Edge
         private static int Validate(string file)
         {
             var g = GatewayConfigLoader.Load(file);
+            // The password, CA and client certificate files must be there and readable, as on the gateway itself.
+            var credentials = BrokerCredentials.Load(g);
             var profiles = g.ProfilesByDevice.Values.Distinct().Count();
-            Console.WriteLine($"{file}: ok — site {g.Config.Site}, gateway {g.Config.Gateway}, {g.Config.Buses.Count} buses, {g.Config.Devices.Count} devices, {profiles} profiles");
+            Console.WriteLine($"{file}: ok — site {g.Config.Site}, gateway {g.Config.Gateway}, {g.Config.Buses.Count} buses, {g.Config.Devices.Count} devices, {profiles} profiles; broker {g.Config.Mqtt.Url}: {credentials}");
             return 0;
         }
 
         private static async Task<int> RunAgentAsync(string file)
         {
             var gateway = GatewayConfigLoader.Load(file);
+            // A missing password, CA or certificate file stops here with its file:line:col, before any connect attempt.
+            _ = BrokerCredentials.Load(gateway);
             var builder = Host.CreateApplicationBuilder();
             builder.Logging.ClearProviders();
             builder.Logging.AddSimpleConsole(o =>

@@ -113,7 +113,7 @@ public sealed class SecureEmbeddedBrokerTests
         var influxdStart = LocalInfluxd.StartAsync();
         using var dir = new TempDirectory("kc-secure-embedded-tls");
         Secure.WriteFiles(dir.Path);
-        TestCertificates.Create(dir.File("certs"));
+        IngestorPki.Create(dir.File("certs"));
         await using var influxd = await influxdStart;
         await using var cloud = new CloudService(Sample.Config($$"""
             embedded_broker:
@@ -132,7 +132,7 @@ public sealed class SecureEmbeddedBrokerTests
         await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor connects");
 
         void Tls(MqttClientOptionsBuilder b) => b.WithTcpServer("127.0.0.1", broker.TlsPort)
-            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(TestCertificates.Ca(dir.File("certs"))));
+            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(IngestorPki.Ca(dir.File("certs"))));
         await using (var wrong = await Client.ConnectAsync(0, Secure.GatewayA, Secure.PasswordB, "gw-a-wrong", Tls, expectSuccess: false))
             Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, wrong.Connection!.ResultCode);
         await using (var gwA = await Client.ConnectAsync(0, Secure.GatewayA, Secure.PasswordA, "gw-a-tls", Tls))
@@ -146,8 +146,8 @@ public sealed class SecureEmbeddedBrokerTests
 
         // A client that trusts another CA does not get through.
         using var other = new TempDirectory("kc-other-ca");
-        TestCertificates.Create(other.Path);
+        IngestorPki.Create(other.Path);
         await Assert.ThrowsAnyAsync<Exception>(async () => await Client.ConnectAsync(0, Secure.GatewayA, Secure.PasswordA, "gw-a-wrong-ca", b => b.WithTcpServer("127.0.0.1", broker.TlsPort)
-            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(TestCertificates.Ca(other.Path)))));
+            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(IngestorPki.Ca(other.Path)))));
     }
 }

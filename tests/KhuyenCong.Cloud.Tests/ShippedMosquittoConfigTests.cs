@@ -49,7 +49,7 @@ public sealed class ShippedMosquittoConfigTests
         await using var mosquitto = await MosquittoServer.StartWithConfigAsync(m =>
         {
             Secure.WriteFiles(m.Directory);
-            TestCertificates.Create(Path.Combine(m.Directory, "certs"));
+            IngestorPki.Create(Path.Combine(m.Directory, "certs"));
             return Localise(m, requireCertificate);
         });
         await using var influxd = await influxdStart;
@@ -76,7 +76,7 @@ public sealed class ShippedMosquittoConfigTests
         // A gateway over TLS, trusting only the test CA (and with a client certificate when the broker asks for one).
         void Tls(MqttClientOptionsBuilder b) => b.WithTcpServer("127.0.0.1", mosquitto.TlsPort).WithTlsOptions(o =>
         {
-            o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(TestCertificates.Ca(certs));
+            o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(IngestorPki.Ca(certs));
             if (requireCertificate) o.WithClientCertificates([System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile($"{certs}/ingestor.crt", $"{certs}/ingestor.key")]);
         });
         // Gateway A sends the ingestor's client id: with the shipped config its session is its own (named by its
@@ -97,16 +97,16 @@ public sealed class ShippedMosquittoConfigTests
             Assert.NotEqual(MqttClientConnectResultCode.Success, anon.Connection!.ResultCode);
         // A client that trusts another CA does not get through the TLS listener.
         using var other = new TempDirectory("kc-other-ca");
-        TestCertificates.Create(other.Path);
+        IngestorPki.Create(other.Path);
         await Assert.ThrowsAnyAsync<Exception>(async () => await Client.ConnectAsync(0, Secure.GatewayA, Secure.PasswordA, "gw-a-wrong-ca", b => b.WithTcpServer("127.0.0.1", mosquitto.TlsPort)
-            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(TestCertificates.Ca(other.Path)))));
+            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(IngestorPki.Ca(other.Path)))));
         if (requireCertificate)
         {
             // Without a client certificate the TLS handshake (or the first read after it) fails.
             await Assert.ThrowsAnyAsync<Exception>(async () =>
             {
                 await using var noCert = await Client.ConnectAsync(0, Secure.GatewayA, Secure.PasswordA, "gw-a-no-cert", b => b.WithTcpServer("127.0.0.1", mosquitto.TlsPort)
-                    .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(TestCertificates.Ca(certs))));
+                    .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(IngestorPki.Ca(certs))));
             });
         }
         Assert.DoesNotContain(logs.Entries, e => e.Message.Contains(Secure.IngestorPassword, StringComparison.Ordinal));

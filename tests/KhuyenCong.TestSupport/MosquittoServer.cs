@@ -21,15 +21,18 @@ public sealed class MosquittoServer : IAsyncDisposable
         File.WriteAllText(ConfigPath, config(this));
     }
 
-    private MosquittoServer(int port, string extraConfig)
+    private MosquittoServer(int port, string extraConfig, string? listener = null)
     {
         Port = port;
         // Started as root, mosquitto drops to its own user: it must be able to write its persistence file here.
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(_dir.Path, (UnixFileMode)0x1FF);
         ConfigPath = _dir.File("mosquitto.conf");
-        File.WriteAllText(ConfigPath, $"""
+        listener ??= $"""
             listener {port} 127.0.0.1
             allow_anonymous true
+            """;
+        File.WriteAllText(ConfigPath, $"""
+            {listener}
             persistence true
             persistence_location {_dir.Path}/
             autosave_interval 1
@@ -48,7 +51,10 @@ public sealed class MosquittoServer : IAsyncDisposable
     /// <summary>The broker's own temp directory (config, persistence): files mosquitto must read can go here too.</summary>
     public string Directory => _dir.Path;
     public string ConfigPath { get; }
-    public string Url => $"mqtt://127.0.0.1:{Port}";
+    public string Url => IsTls ? $"mqtts://127.0.0.1:{Port}" : $"mqtt://127.0.0.1:{Port}";
+
+    /// <summary>True for a broker started with <see cref="StartTlsAsync"/>.</summary>
+    public bool IsTls { get; private init; }
     public string Output => _process?.Output ?? "";
 
     public static async Task<MosquittoServer> StartAsync(string extraConfig = "", int port = 0)
@@ -68,6 +74,49 @@ public sealed class MosquittoServer : IAsyncDisposable
         var s = new MosquittoServer(FreePort.Next(), FreePort.Next(), config);
         await s.StartAgainAsync();
         return s;
+    }
+
+    /// <summary>
+    /// A broker with one TLS listener only, its certificate from <paramref name="pki"/>, and no anonymous clients:
+    /// with <paramref name="requireCertificate"/> a client must show a certificate signed by the test CA (its common name
+    /// becomes its user name); with <paramref name="users"/> a client logs in with one of these user names and passwords
+    /// (a password file made with mosquitto_passwd).
+    /// </summary>
+    public static async Task<MosquittoServer> StartTlsAsync(TestCertificates pki, bool requireCertificate = false, IReadOnlyDictionary<string, string>? users = null)
+    {
+        var port = FreePort.Next();
+        var listener = $"""
+            listener {port} 127.0.0.1
+            cafile {pki.CaFile}
+            certfile {pki.ServerCertFile}
+            keyfile {pki.ServerKeyFile}
+            require_certificate {(requireCertificate ? "true" : "false")}
+            use_identity_as_username {(requireCertificate ? "true" : "false")}
+            allow_anonymous false
+            """;
+        var s = new MosquittoServer(port, "", listener) { IsTls = true };
+        if (users is { Count: > 0 })
+        {
+            var file = s._dir.File("passwd");
+            foreach (var (user, password) in users)
+                await RunPasswdAsync(File.Exists(file) ? ["-b", file, user, password] : ["-c", "-b", file, user, password]);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(file, (UnixFileMode)0x1A4);
+            File.AppendAllText(s.ConfigPath, $"\npassword_file {file}\n");
+        }
+        await s.StartAgainAsync();
+        return s;
+    }
+
+    private static async Task RunPasswdAsync(string[] args)
+    {
+        const string passwd = "/usr/bin/mosquitto_passwd";
+        var psi = new System.Diagnostics.ProcessStartInfo(passwd) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi) ?? throw new InvalidOperationException($"could not start {passwd}");
+        var err = p.StandardError.ReadToEndAsync();
+        await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"mosquitto_passwd failed ({p.ExitCode}): {await err}");
     }
 
     /// <summary>Starts (again) on the same port with the same persistence directory.</summary>

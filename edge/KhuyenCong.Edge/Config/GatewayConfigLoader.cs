@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using KhuyenCong.Configuration;
 using KhuyenCong.Contracts;
 using KhuyenCong.Edge.Profiles;
@@ -17,6 +18,18 @@ public sealed record LoadedGateway(GatewayConfig Config, string File, YamlBinder
 /// <summary>Loads a gateway config and checks it together with the profiles of its devices.</summary>
 public static class GatewayConfigLoader
 {
+    // The classes the YAML binder creates below GatewayConfig, kept for trimmed and Native AOT builds
+    // (TrimSafetyTests checks that this list is complete).
+    [DynamicDependency(YamlBinder.Kept, typeof(MqttSettings))]
+    [DynamicDependency(YamlBinder.Kept, typeof(TlsSettings))]
+    [DynamicDependency(YamlBinder.Kept, typeof(OutboxSettings))]
+    [DynamicDependency(YamlBinder.Kept, typeof(PublishSettings))]
+    [DynamicDependency(YamlBinder.Kept, typeof(BusConfig))]
+    [DynamicDependency(YamlBinder.Kept, typeof(DeviceConfig))]
+    [DynamicDependency(YamlBinder.Kept, typeof(List<BusConfig>))]
+    [DynamicDependency(YamlBinder.Kept, typeof(List<DeviceConfig>))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields, typeof(BusType))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields, typeof(Parity))]
     public static LoadedGateway Load(string file)
     {
         file = Path.GetFullPath(file);
@@ -137,5 +150,10 @@ public static class GatewayConfigLoader
         if (m.PasswordFile is not null && m.PasswordEnv is not null)
             throw b.Error(m, nameof(m.PasswordEnv), "give password_file or password_env, not both");
         if (m.ClientId is not null && m.ClientId.Length is 0 or > 128) throw b.Error(m, nameof(m.ClientId), "must be 1–128 characters");
+        if (m.Tls is { } tls)
+        {
+            if (uri.Scheme is not ("mqtts" or "ssl")) throw b.Error(m, nameof(m.Tls), $"tls settings need a TLS broker URL (mqtts://{uri.Host}:8883), not {uri.Scheme}://");
+            if (tls.KeyFile is not null && tls.CertFile is null) throw b.Error(tls, nameof(tls.KeyFile), "key_file needs cert_file (the client certificate it belongs to)");
+        }
     }
 }

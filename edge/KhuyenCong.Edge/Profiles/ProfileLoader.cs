@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using KhuyenCong.Configuration;
 using KhuyenCong.Contracts;
 using KhuyenCong.Edge.Lines;
@@ -43,6 +44,23 @@ public static class ProfileLoader
         return Path.Combine(profilesDir, reference, FileName);
     }
 
+    // The classes the YAML binder creates below DeviceProfile, kept for trimmed and Native AOT builds
+    // (TrimSafetyTests checks that this list is complete).
+    [DynamicDependency(YamlBinder.Kept, typeof(SerialDefaults))]
+    [DynamicDependency(YamlBinder.Kept, typeof(ProfileRequests))]
+    [DynamicDependency(YamlBinder.Kept, typeof(ProfilePoint))]
+    [DynamicDependency(YamlBinder.Kept, typeof(LineSpec))]
+    [DynamicDependency(YamlBinder.Kept, typeof(LineChecksum))]
+    [DynamicDependency(YamlBinder.Kept, typeof(LinePoint))]
+    [DynamicDependency(YamlBinder.Kept, typeof(List<ProfilePoint>))]
+    [DynamicDependency(YamlBinder.Kept, typeof(List<LinePoint>))]
+    [DynamicDependency(YamlBinder.Kept, typeof(Dictionary<string, string>))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields, typeof(Parity))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields, typeof(LineTerminator))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields, typeof(ChecksumKind))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields, typeof(DataType))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields, typeof(RegisterTable))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicFields, typeof(WordOrder))]
     public static LoadedProfile Load(string file)
     {
         var (profile, binder) = YamlBinder.LoadFile<DeviceProfile>(file);

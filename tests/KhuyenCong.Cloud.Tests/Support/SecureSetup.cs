@@ -146,7 +146,7 @@ public sealed class Client : IAsyncDisposable
 }
 
 /// <summary>Throwaway certificates made with the openssl command line: a CA, a server certificate for 127.0.0.1, a client certificate.</summary>
-public static class TestCertificates
+public static class IngestorPki
 {
     public static void Create(string dir)
     {
