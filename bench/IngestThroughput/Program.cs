@@ -22,6 +22,11 @@ using MQTTnet.Protocol;
 
 var o = Options.Parse(args);
 var inv = CultureInfo.InvariantCulture;
+if (o.Micro > 0)
+{
+    Micro.Run(o.Micro);
+    return 0;
+}
 Console.WriteLine(string.Create(inv, $"load: {o.Gateways} gateways x {o.Devices} meters x {Options.Points.Length} points; backlog {o.Seconds} s per gateway = {o.Batches:N0} batches, {o.Readings:N0} readings, {o.Lines:N0} lines"));
 Console.WriteLine(string.Create(inv, $"ingest: batch_points {o.Ingest.BatchPoints}, flush_interval {o.Ingest.FlushInterval.TotalMilliseconds} ms, max_in_flight {o.Ingest.MaxInFlight}; ceiling: {o.CeilingLinesPerPost} lines per POST, {o.CeilingPosters} posters"));
 
@@ -81,6 +86,8 @@ internal sealed class Options
     public int LatencySeconds { get; private set; } = 60;
     public int CeilingLinesPerPost { get; private set; } = 5000;
     public int CeilingPosters { get; private set; } = 4;
+    /// <summary>When set: only the CPU micro-benchmark of the ingest path, on this many realistic batches; no servers.</summary>
+    public int Micro { get; private set; }
     public IngestConfig Ingest { get; } = new();
 
     public int Batches => Gateways * Seconds;
@@ -106,6 +113,7 @@ internal sealed class Options
                 case "--batch-points": o.Ingest.BatchPoints = N(); break;
                 case "--flush-ms": o.Ingest.FlushInterval = TimeSpan.FromMilliseconds(N()); break;
                 case "--max-in-flight": o.Ingest.MaxInFlight = N(); break;
+                case "--micro": o.Micro = N(); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
@@ -343,6 +351,21 @@ internal static class Latency
             }
         }
 
+        public async Task WriteLinesAsync(IReadOnlyList<ReadOnlyMemory<byte>> chunks, InfluxDB.Client.Api.Domain.WritePrecision precision, CancellationToken ct)
+        {
+            await inner.WriteLinesAsync(chunks, precision, ct);
+            if (precision != InfluxDB.Client.Api.Domain.WritePrecision.Ms) return; // dead letters
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            lock (_ms)
+            {
+                foreach (var chunk in chunks)
+                {
+                    foreach (var line in Encoding.UTF8.GetString(chunk.Span).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                        _ms.Add(now - long.Parse(line.AsSpan(line.LastIndexOf(' ') + 1), CultureInfo.InvariantCulture));
+                }
+            }
+        }
+
         public List<double> LatenciesMs()
         {
             lock (_ms) return [.. _ms];
@@ -364,7 +387,7 @@ internal static class Profile
     {
         for (var warm = 0; warm < 2; warm++)
         {
-            long decode = 0, build = 0, text = 0, bytes = 0;
+            long decode = 0, build = 0, text = 0, bytes = 0, fast = 0;
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var wall = Stopwatch.StartNew();
             var sb = new StringBuilder(1 << 20);
@@ -382,6 +405,11 @@ internal static class Profile
                     sb.Clear();
                 }
                 var t3 = Stopwatch.GetTimestamp();
+                using (var lines = new LineBuffer(payload.Length / 2))
+                {
+                    if (!TelemetryLines.TryWrite(payload, DateTimeOffset.UtcNow, lines, out _, out _, out _)) throw new InvalidOperationException("the fast path refused a benchmark batch");
+                }
+                fast += Stopwatch.GetTimestamp() - t3;
                 decode += t1 - t0;
                 build += t2 - t1;
                 text += t3 - t2;
@@ -393,7 +421,8 @@ internal static class Profile
             double Us(long ticks) => S(ticks) * 1e6 / o.Readings;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"profile (one thread, message by message, after warm-up; {wall.Elapsed.TotalSeconds:0.00} s wall, {cpuSeconds:0.00} s CPU of the process): " +
-                $"JSON decode+validate {Us(decode):0.00} µs/reading, PointData build {Us(build):0.00} µs/reading, line protocol text {Us(text):0.00} µs/reading; {bytes / o.Lines} bytes per line"));
+                $"JSON decode+validate {Us(decode):0.00} µs/reading, PointData build {Us(build):0.00} µs/reading, line protocol text {Us(text):0.00} µs/reading (together {Us(decode + build + text):0.00}); " +
+                $"the ingestor's path (TelemetryLines: decode+validate+line protocol in one pass) {Us(fast):0.00} µs/reading; {bytes / o.Lines} bytes per line"));
         }
     }
 }
@@ -477,5 +506,69 @@ internal sealed class TempDir : IDisposable
         catch (IOException)
         {
         }
+    }
+}
+
+/// <summary>
+/// CPU cost per reading of the ingest path on one thread, no servers: the old path (TelemetryCodec.Decode into Reading
+/// objects, LineProtocol.FromBatch into PointData, PointData.ToLineProtocol, UTF-8) against the ingestor's path
+/// (TelemetryLines.TryWrite, one pass into a pooled UTF-8 buffer), on realistic batches: 20 meters × 10 points at one
+/// instant per batch. Also the bytes allocated per reading.
+/// </summary>
+internal static class Micro
+{
+    private static readonly (string Name, string Unit)[] Points =
+    [
+        ("energy_import_kwh", "kWh"), ("energy_export_kwh", "kWh"), ("power_w", "W"), ("power_l1_w", "W"), ("power_l2_w", "W"),
+        ("power_l3_w", "W"), ("voltage_l1_v", "V"), ("current_l1_a", "A"), ("frequency_hz", "Hz"), ("power_factor", ""),
+    ];
+
+    public static void Run(int messages)
+    {
+        var t0 = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3600);
+        var payloads = Enumerable.Range(0, messages).Select(i => TelemetryCodec.Encode(new TelemetryBatch
+        {
+            Site = "bat-trang",
+            Gateway = $"gw-{i % 50:D3}",
+            Sequence = i,
+            Sent = t0.AddSeconds(i),
+            Devices = [.. Enumerable.Range(0, 20).Select(d => new DeviceInfo { Id = $"meter-{d:D2}", Class = DeviceClasses.Meter, Kiln = d % 2 == 0 ? $"kiln-{d / 2}" : null, Profile = "eastron-sdm630" })],
+            Readings = [.. Enumerable.Range(0, 20).SelectMany(d => Points.Select((p, k) =>
+                new Reading { Device = $"meter-{d:D2}", Point = p.Name, Timestamp = t0.AddSeconds(i), Value = Math.Round((i * 0.37) + (d * 10) + k + 0.125, 3), Unit = p.Unit }))],
+        })).ToList();
+        var readings = (double)messages * 200;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"micro: {messages:N0} batches of 20 meters x 10 points ({payloads.Average(p => p.Length):N0} bytes of JSON each), {readings:N0} readings, one thread"));
+        for (var rep = 0; rep < 5; rep++)
+        {
+            var (oldUs, oldAlloc, oldBytes) = Measure(payloads, readings, p =>
+            {
+                var sb = new StringBuilder();
+                foreach (var point in LineProtocol.FromBatch(TelemetryCodec.Decode(p))) sb.Append(point.ToLineProtocol()).Append('\n');
+                return Encoding.UTF8.GetByteCount(sb.ToString());
+            });
+            var (newUs, newAlloc, newBytes) = Measure(payloads, readings, p =>
+            {
+                using var lines = new LineBuffer(p.Length / 2);
+                if (!TelemetryLines.TryWrite(p, DateTimeOffset.UtcNow, lines, out _, out _, out _)) throw new InvalidOperationException("refused");
+                return lines.Length;
+            });
+            if (oldBytes != newBytes)
+            {
+                throw new InvalidOperationException($"the two paths wrote {oldBytes} and {newBytes} bytes");
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"rep {rep + 1}: old path (Decode + FromBatch + ToLineProtocol) {oldUs:0.000} µs CPU/reading, {oldAlloc:0} B allocated/reading; " +
+                $"TelemetryLines {newUs:0.000} µs CPU/reading, {newAlloc:0.0} B allocated/reading; {oldUs / newUs:0.0}x"));
+        }
+    }
+
+    private static (double UsPerReading, double BytesPerReading, long Output) Measure(List<byte[]> payloads, double readings, Func<byte[], int> step)
+    {
+        long output = 0;
+        var alloc = GC.GetAllocatedBytesForCurrentThread();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        foreach (var p in payloads) output += step(p);
+        var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds;
+        return (cpuUs / readings, (GC.GetAllocatedBytesForCurrentThread() - alloc) / readings, output);
     }
 }

@@ -1,3 +1,4 @@
+using InfluxDB.Client.Api.Domain;
 using InfluxDB.Client.Writes;
 
 namespace KhuyenCong.Cloud.Influx;
@@ -10,6 +11,13 @@ public interface ITimeSeriesSink : IDisposable
 
     /// <summary>Writes points; returns when the server has accepted them. Throws <see cref="SinkException"/> otherwise.</summary>
     Task WriteAsync(IReadOnlyList<PointData> points, CancellationToken ct);
+
+    /// <summary>
+    /// Writes lines already in line protocol (UTF-8; each chunk holds whole lines, each ending in '\n') in one request,
+    /// with timestamps in <paramref name="precision"/>; returns when the server has accepted them. Throws
+    /// <see cref="SinkException"/> otherwise. The ingestor's path: no <see cref="PointData"/> per line.
+    /// </summary>
+    Task WriteLinesAsync(IReadOnlyList<ReadOnlyMemory<byte>> chunks, WritePrecision precision, CancellationToken ct);
 
     string Describe();
 }

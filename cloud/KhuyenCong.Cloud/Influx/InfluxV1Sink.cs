@@ -50,19 +50,50 @@ public sealed class InfluxV1Sink : ITimeSeriesSink
         // One request per timestamp precision: the precision is a parameter of the request, not of the line.
         foreach (var group in points.GroupBy(p => p.Precision))
         {
-            var sb = new StringBuilder(points.Count * 120);
-            foreach (var p in group) sb.Append(p.ToLineProtocol()).Append('\n');
-            var precision = group.Key switch { WritePrecision.Ns => "n", WritePrecision.Us => "u", WritePrecision.S => "s", _ => "ms" };
-            using var content = new StringContent(sb.ToString(), Encoding.UTF8, "text/plain");
-            using var resp = await Send(() => _http.PostAsync(_writePath + precision, content, ct)).ConfigureAwait(false);
-            if (resp.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.OK) continue;
-            var text = ErrorText(await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
-            var retryAfter = RetryAfter(resp.Headers.RetryAfter, DateTimeOffset.UtcNow);
-            throw new SinkException(SinkException.Classify((int)resp.StatusCode), $"{Describe()}: write answered {(int)resp.StatusCode}: {Clip(text)}", retryAfter)
-            {
-                Status = (int)resp.StatusCode,
-                ServerMessage = text,
-            };
+            using var lines = new LineBuffer(points.Count * 120);
+            foreach (var p in group) lines.AppendLine(p.ToLineProtocol());
+            await WriteLinesAsync([lines.Memory], group.Key, ct).ConfigureAwait(false);
+        }
+    }
+
+    public async Task WriteLinesAsync(IReadOnlyList<ReadOnlyMemory<byte>> chunks, WritePrecision precision, CancellationToken ct)
+    {
+        if (chunks.All(c => c.IsEmpty)) return;
+        var p = precision switch { WritePrecision.Ns => "n", WritePrecision.Us => "u", WritePrecision.S => "s", _ => "ms" };
+        using var content = new LinesContent(chunks);
+        using var resp = await Send(() => _http.PostAsync(_writePath + p, content, ct)).ConfigureAwait(false);
+        if (resp.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.OK) return;
+        var text = ErrorText(await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
+        var retryAfter = RetryAfter(resp.Headers.RetryAfter, DateTimeOffset.UtcNow);
+        throw new SinkException(SinkException.Classify((int)resp.StatusCode), $"{Describe()}: write answered {(int)resp.StatusCode}: {Clip(text)}", retryAfter)
+        {
+            Status = (int)resp.StatusCode,
+            ServerMessage = text,
+        };
+    }
+
+    /// <summary>The request body: the chunks one after another, straight from their buffers (no copy into one string).</summary>
+    private sealed class LinesContent : HttpContent
+    {
+        private readonly IReadOnlyList<ReadOnlyMemory<byte>> _chunks;
+
+        public LinesContent(IReadOnlyList<ReadOnlyMemory<byte>> chunks)
+        {
+            _chunks = chunks;
+            Headers.ContentType = new MediaTypeHeaderValue("text/plain") { CharSet = "utf-8" };
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            foreach (var c in _chunks) await stream.WriteAsync(c, cancellationToken).ConfigureAwait(false);
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, default);
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = _chunks.Sum(c => (long)c.Length);
+            return true;
         }
     }
 

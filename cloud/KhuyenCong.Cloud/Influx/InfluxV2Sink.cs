@@ -31,12 +31,20 @@ public sealed class InfluxV2Sink : ITimeSeriesSink
 
     public Task PrepareAsync(CancellationToken ct) => Task.CompletedTask;
 
-    public async Task WriteAsync(IReadOnlyList<PointData> points, CancellationToken ct)
+    public Task WriteAsync(IReadOnlyList<PointData> points, CancellationToken ct) =>
+        points.Count == 0 ? Task.CompletedTask : Send(api => api.WritePointsAsync([.. points], _cfg.Bucket, _cfg.Org, ct), ct);
+
+    public Task WriteLinesAsync(IReadOnlyList<ReadOnlyMemory<byte>> chunks, WritePrecision precision, CancellationToken ct)
     {
-        if (points.Count == 0) return;
+        var text = string.Concat(chunks.Select(c => System.Text.Encoding.UTF8.GetString(c.Span))).TrimEnd('\n');
+        return text.Length == 0 ? Task.CompletedTask : Send(api => api.WriteRecordAsync(text, precision, _cfg.Bucket, _cfg.Org, ct), ct);
+    }
+
+    private async Task Send(Func<WriteApiAsync, Task> write, CancellationToken ct)
+    {
         try
         {
-            await _client.GetWriteApiAsync().WritePointsAsync([.. points], _cfg.Bucket, _cfg.Org, ct).ConfigureAwait(false);
+            await write(_client.GetWriteApiAsync()).ConfigureAwait(false);
         }
         catch (HttpException ex)
         {

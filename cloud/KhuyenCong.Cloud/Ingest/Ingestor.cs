@@ -226,10 +226,18 @@ public sealed class Ingestor : IAsyncDisposable
 
     private sealed record Inbound(MqttApplicationMessageReceivedEventArgs Message, int Connection);
 
-    private sealed record Decoded(Inbound Inbound, List<PointData> Points, bool IsDeadLetter = false)
+    /// <summary>A message turned into line protocol (its own pooled buffer), or into its dead letter.</summary>
+    private sealed record Decoded(Inbound Inbound, LineBuffer Lines, WritePrecision Precision, bool IsDeadLetter = false) : IDisposable
     {
         public MqttApplicationMessageReceivedEventArgs Message => Inbound.Message;
+
+        public Chunk Chunk => new(Lines.Memory, Lines.Lines, Precision);
+
+        public void Dispose() => Lines.Dispose();
     }
+
+    /// <summary>Whole lines of line protocol, each ending in '\n', with timestamps in <see cref="Precision"/>.</summary>
+    internal readonly record struct Chunk(ReadOnlyMemory<byte> Utf8, int Lines, WritePrecision Precision);
 
     private async Task ConsumeAsync(CancellationToken ct)
     {
@@ -271,8 +279,15 @@ public sealed class Ingestor : IAsyncDisposable
     /// <summary>Write first, acknowledge after: until InfluxDB has the points, the broker keeps the messages.</summary>
     private async Task WriteAndAcknowledgeAsync(List<Decoded> batch, CancellationToken ct)
     {
-        await WriteAsync(batch, ct).ConfigureAwait(false);
-        foreach (var d in batch) await AcknowledgeAsync(d.Inbound).ConfigureAwait(false);
+        try
+        {
+            await WriteAsync(batch, ct).ConfigureAwait(false);
+            foreach (var d in batch) await AcknowledgeAsync(d.Inbound).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var d in batch) d.Dispose();
+        }
     }
 
     /// <summary>Reads and decodes messages until the batch has <see cref="IngestConfig.BatchPoints"/> points or the flush interval has passed.</summary>
@@ -287,7 +302,7 @@ public sealed class Ingestor : IAsyncDisposable
             {
                 var d = Decode(m);
                 batch.Add(d);
-                points += d.Points.Count;
+                points += d.Lines.Lines;
                 continue;
             }
             var left = deadline - DateTime.UtcNow;
@@ -306,8 +321,23 @@ public sealed class Ingestor : IAsyncDisposable
         return batch;
     }
 
-    /// <summary>Turns a message into points, or into a dead letter when it breaks the contract.</summary>
+    /// <summary>Turns a message into line protocol, or into a dead letter when it breaks the contract.</summary>
     private Decoded Decode(Inbound inbound)
+    {
+        var e = inbound.Message;
+        var lines = new LineBuffer((int)Math.Clamp(e.ApplicationMessage.Payload.Length / 2, 256, TelemetryCodec.MaxPayloadBytes));
+        try
+        {
+            return Decode(inbound, lines);
+        }
+        catch
+        {
+            lines.Dispose();
+            throw;
+        }
+    }
+
+    private Decoded Decode(Inbound inbound, LineBuffer lines)
     {
         var e = inbound.Message;
         var topic = e.ApplicationMessage.Topic;
@@ -324,19 +354,32 @@ public sealed class Ingestor : IAsyncDisposable
             switch (kind)
             {
                 case "telemetry":
-                    var batch = TelemetryCodec.Decode(bytes);
-                    if ((batch.Site != site || batch.Gateway != gateway) && Registry?.WriteRefusal(batch.Site, batch.Gateway) is { } claimed)
-                        throw new UnauthorizedWriteException(batch.Site, batch.Gateway, claimed + $" (the payload's; published on {site}/{gateway})");
-                    if (batch.Site != site || batch.Gateway != gateway)
-                        throw new ContractViolationException($"site/gateway: payload says {batch.Site}/{batch.Gateway} but was published on {site}/{gateway}");
-                    Stats.AddReadings(batch.Readings.Count);
-                    return new Decoded(inbound, LineProtocol.FromBatch(batch));
+                    // The fast path takes every valid batch of the usual shape; the codec decides the rest and names what is wrong.
+                    var mark = lines.Mark;
+                    if (!TelemetryLines.TryWrite(bytes, DateTimeOffset.UtcNow, lines, out var claimedSite, out var claimedGateway, out var readings))
+                    {
+                        var batch = TelemetryCodec.Decode(bytes);
+                        (claimedSite, claimedGateway, readings) = (batch.Site, batch.Gateway, batch.Readings.Count);
+                        foreach (var p in LineProtocol.FromBatch(batch)) lines.AppendLine(p.ToLineProtocol());
+                    }
+                    if ((claimedSite != site || claimedGateway != gateway) && Registry?.WriteRefusal(claimedSite, claimedGateway) is { } claimed)
+                    {
+                        lines.Truncate(mark);
+                        throw new UnauthorizedWriteException(claimedSite, claimedGateway, claimed + $" (the payload's; published on {site}/{gateway})");
+                    }
+                    if (claimedSite != site || claimedGateway != gateway)
+                    {
+                        lines.Truncate(mark);
+                        throw new ContractViolationException($"site/gateway: payload says {claimedSite}/{claimedGateway} but was published on {site}/{gateway}");
+                    }
+                    Stats.AddReadings(readings);
+                    return new Decoded(inbound, lines, WritePrecision.Ms);
                 case "status":
                     var status = TelemetryCodec.DecodeStatus(bytes);
                     if (status.State is not (GatewayStatus.Online or GatewayStatus.Offline)) throw new ContractViolationException($"state: '{status.State}' is not online or offline");
-                    return new Decoded(inbound, [LineProtocol.FromStatus(site, gateway, status)]);
+                    return Single(inbound, lines, LineProtocol.FromStatus(site, gateway, status));
                 case "health":
-                    return new Decoded(inbound, [HealthPoint.From(site, gateway, bytes)]);
+                    return Single(inbound, lines, HealthPoint.From(site, gateway, bytes));
                 default:
                     throw new ContractViolationException($"topic: unknown message kind '{kind}'");
             }
@@ -345,21 +388,29 @@ public sealed class Ingestor : IAsyncDisposable
         {
             Stats.UnauthorizedMessage();
             _log.LogWarning("Dead-lettered unauthorized message on {Topic}: {Reason}", Clip(topic, 200), ex.Message);
-            return new Decoded(inbound, [DeadLetter(topic, payload, UnauthorizedKind, ex.Message)], IsDeadLetter: true);
+            return Single(inbound, lines, DeadLetter(topic, payload, UnauthorizedKind, ex.Message), deadLetter: true);
         }
         catch (Exception ex) when (ex is ContractViolationException or System.Text.Json.JsonException or ArgumentException or InvalidOperationException or DecoderFallbackException)
         {
             Stats.InvalidMessage();
             _log.LogWarning("Dead-lettered message on {Topic}: {Reason}", Clip(topic, 200), ex.Message);
-            return new Decoded(inbound, [DeadLetter(topic, payload, "invalid", ex.Message)], IsDeadLetter: true);
+            return Single(inbound, lines, DeadLetter(topic, payload, "invalid", ex.Message), deadLetter: true);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // A bug of ours, not the sender's: keep the message (payload and reason) rather than stop ingesting.
             Stats.InvalidMessage();
             _log.LogError(ex, "Dead-lettered message on {Topic} after an unexpected error", Clip(topic, 200));
-            return new Decoded(inbound, [DeadLetter(topic, payload, "error", $"{ex.GetType().Name}: {ex.Message}")], IsDeadLetter: true);
+            return Single(inbound, lines, DeadLetter(topic, payload, "error", $"{ex.GetType().Name}: {ex.Message}"), deadLetter: true);
         }
+    }
+
+    /// <summary>A message that is one point (a status, a health report, a dead letter), in the buffer alone.</summary>
+    private static Decoded Single(Inbound inbound, LineBuffer lines, PointData point, bool deadLetter = false)
+    {
+        lines.Truncate((0, 0));
+        lines.AppendLine(point.ToLineProtocol());
+        return new Decoded(inbound, lines, point.Precision, deadLetter);
     }
 
     /// <summary>A record of a refused message: its reason and raw payload, queryable beside the data.</summary>
@@ -403,18 +454,21 @@ public sealed class Ingestor : IAsyncDisposable
 
     private async Task WriteAsync(List<Decoded> batch, CancellationToken ct)
     {
-        var points = batch.SelectMany(d => d.Points).ToList();
-        if (points.Count == 0) return;
-        if (await TryWriteAsync(points, batch.Where(d => !d.IsDeadLetter).Sum(d => d.Points.Count), ct).ConfigureAwait(false) is null) return;
+        var chunks = batch.Where(d => d.Lines.Lines > 0).Select(d => d.Chunk).ToList();
+        if (chunks.Count == 0) return;
+        if (await TryWriteAsync(chunks, batch.Where(d => !d.IsDeadLetter).Sum(d => d.Lines.Lines), ct).ConfigureAwait(false) is null) return;
         // InfluxDB refused some points: find the messages responsible, one by one, and dead-letter those.
         foreach (var d in batch)
         {
-            if (d.Points.Count == 0) continue;
-            var reason = await TryWriteAsync(d.Points, d.IsDeadLetter ? 0 : d.Points.Count, ct).ConfigureAwait(false);
+            if (d.Lines.Lines == 0) continue;
+            var reason = await TryWriteAsync([d.Chunk], d.IsDeadLetter ? 0 : d.Lines.Lines, ct).ConfigureAwait(false);
             if (reason is null) continue;
             Stats.RejectedMessage();
             _log.LogWarning("InfluxDB refused the points of a message on {Topic}: {Reason}", d.Message.ApplicationMessage.Topic, reason);
-            await TryWriteAsync([DeadLetter(d.Message.ApplicationMessage.Topic, d.Message.ApplicationMessage.Payload, "rejected", reason)], 0, ct).ConfigureAwait(false);
+            using var dead = new LineBuffer(1024);
+            var letter = DeadLetter(d.Message.ApplicationMessage.Topic, d.Message.ApplicationMessage.Payload, "rejected", reason);
+            dead.AppendLine(letter.ToLineProtocol());
+            await TryWriteAsync([new Chunk(dead.Memory, dead.Lines, letter.Precision)], 0, ct).ConfigureAwait(false);
         }
     }
 
@@ -422,17 +476,20 @@ public sealed class Ingestor : IAsyncDisposable
     /// Writes until InfluxDB accepts (null) or refuses the points as bad data (its reason). Everything else — InfluxDB down,
     /// overloaded, unauthorised — is retried with back-off for as long as it takes: that is what makes it lossless.
     /// </summary>
-    /// <param name="dataPoints">How many of <paramref name="points"/> are data (the rest are dead letters), for the counters.</param>
-    private async Task<string?> TryWriteAsync(List<PointData> points, int dataPoints, CancellationToken ct)
+    /// <param name="dataPoints">How many of the lines are data (the rest are dead letters), for the counters.</param>
+    private async Task<string?> TryWriteAsync(List<Chunk> chunks, int dataPoints, CancellationToken ct)
     {
         var failures = 0;
         SinkFailure? lastKind = null;
+        var lines = chunks.Sum(c => c.Lines);
         while (true)
         {
             try
             {
-                await WriteSplittingAsync(points, ct).ConfigureAwait(false);
-                Stats.Written(dataPoints, points.Count - dataPoints);
+                // One request per timestamp precision: the precision is a parameter of the request, not of the line.
+                foreach (var precision in chunks.Select(c => c.Precision).Distinct())
+                    await WriteSplittingAsync(chunks.Where(c => c.Precision == precision).ToList(), precision, ct).ConfigureAwait(false);
+                Stats.Written(dataPoints, lines - dataPoints);
                 NotifyWaiters();
                 return null;
             }
@@ -467,18 +524,38 @@ public sealed class Ingestor : IAsyncDisposable
         }
     }
 
-    private async Task WriteSplittingAsync(List<PointData> points, CancellationToken ct)
+    /// <summary>Writes the chunks in one request; when InfluxDB finds it too large, in two halves (by messages, then by lines).</summary>
+    private async Task WriteSplittingAsync(List<Chunk> chunks, WritePrecision precision, CancellationToken ct)
     {
         try
         {
-            await _sink.WriteAsync(points, ct).ConfigureAwait(false);
+            await _sink.WriteLinesAsync([.. chunks.Select(c => c.Utf8)], precision, ct).ConfigureAwait(false);
         }
-        catch (SinkException ex) when (ex.Kind == SinkFailure.TooLarge && points.Count > 1)
+        catch (SinkException ex) when (ex.Kind == SinkFailure.TooLarge && (chunks.Count > 1 || chunks[0].Lines > 1))
         {
-            var half = points.Count / 2;
-            await WriteSplittingAsync(points[..half], ct).ConfigureAwait(false);
-            await WriteSplittingAsync(points[half..], ct).ConfigureAwait(false);
+            List<Chunk> first, second;
+            if (chunks.Count > 1)
+            {
+                (first, second) = (chunks[..(chunks.Count / 2)], chunks[(chunks.Count / 2)..]);
+            }
+            else
+            {
+                var (a, b) = SplitLines(chunks[0]);
+                (first, second) = ([a], [b]);
+            }
+            await WriteSplittingAsync(first, precision, ct).ConfigureAwait(false);
+            await WriteSplittingAsync(second, precision, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>A chunk of two or more lines cut after its middle line.</summary>
+    internal static (Chunk First, Chunk Second) SplitLines(Chunk c)
+    {
+        var half = c.Lines / 2;
+        var span = c.Utf8.Span;
+        var at = 0;
+        for (var n = 0; n < half; n++) at += span[at..].IndexOf((byte)'\n') + 1;
+        return (new Chunk(c.Utf8[..at], half, c.Precision), new Chunk(c.Utf8[at..], c.Lines - half, c.Precision));
     }
 
     private void NotifyWaiters()
