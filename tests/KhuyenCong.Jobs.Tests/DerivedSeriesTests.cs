@@ -184,6 +184,9 @@ public sealed class DerivedSeriesTests(SimulatedSiteFixture site) : IClassFixtur
             if (++_writes >= afterWrites) await kill.CancelAsync();
         }
 
+        public Task WriteLinesAsync(IReadOnlyList<ReadOnlyMemory<byte>> chunks, InfluxDB.Client.Api.Domain.WritePrecision precision, CancellationToken ct) =>
+            inner.WriteLinesAsync(chunks, precision, ct);
+
         public string Describe() => "killing " + inner.Describe();
 
         public void Dispose()

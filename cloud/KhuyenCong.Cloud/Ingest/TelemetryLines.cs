@@ -188,7 +188,8 @@ public static class TelemetryLines
             }
         }
         if (r.TokenType != JsonTokenType.EndObject || r.Read()) return false; // (Read throws on anything but whitespace after the object)
-        return seenSite && seenGateway && seenDevices && seenReadings;
+        // "v" too: the codec's generated deserializer leaves a missing version 0 (not the record's default 1) and refuses it.
+        return seenV && seenSite && seenGateway && seenDevices && seenReadings;
     }
 
     private static bool ReadDevice(ref Utf8JsonReader r, Scratch s)
@@ -317,7 +318,8 @@ public static class TelemetryLines
                 r.Skip();
             }
         }
-        if (r.TokenType != JsonTokenType.EndObject || device < 0 || point < 0 || ms == long.MinValue || !seenUnit) return false;
+        // Quality too: like "v", a missing one is not the record's default to the codec; it decides.
+        if (r.TokenType != JsonTokenType.EndObject || device < 0 || point < 0 || ms == long.MinValue || !seenUnit || !seenQuality) return false;
         if (unit != PointUnit[point]) return false;
         var line = s.Line(device, ms);
         s.Values[(line * PointCount) + point] = value; // the same point twice at one instant: the last one counts
