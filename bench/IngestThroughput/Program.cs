@@ -34,6 +34,7 @@ using var work = new TempDir();
 await using var influxd = await LocalInfluxd.StartAsync(Path.Combine(work.Path, "influxd"));
 await using var mosquitto = Mosquitto.Start(work.Path);
 Console.WriteLine($"influxd 1.6.7 on {influxd.Url}, mosquitto on 127.0.0.1:{mosquitto.Port}");
+Cpu.Pids = (influxd.Pid, mosquitto.Pid);
 
 var start = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3600 - o.Seconds);
 var batches = Enumerable.Range(0, o.Seconds).SelectMany(s => Enumerable.Range(0, o.Gateways).Select(g => Load.Batch(o, g, s, start.AddSeconds(s)))).ToList();
@@ -45,8 +46,8 @@ Profile.Run(payloads, o);
 var results = new List<(string Variant, int Round, double Seconds, string Note)>();
 for (var round = 1; round <= o.Rounds; round++)
 {
-    var c = await Ceiling.RunAsync(influxd.Url, $"ceiling_{round}", batches, o);
-    results.Add(("ceiling", round, c, ""));
+    var (c, cpu) = await Ceiling.RunAsync(influxd.Url, $"ceiling_{round}", batches, o);
+    results.Add(("ceiling", round, c, cpu));
     Report(results[^1]);
     foreach (var n in new[] { 1, 2 })
     {
@@ -139,13 +140,14 @@ internal static class Load
 internal static class Ceiling
 {
     /// <summary>The same lines the ingestor writes, posted straight to /write; returns seconds from first POST to last answer.</summary>
-    public static async Task<double> RunAsync(string url, string db, List<TelemetryBatch> batches, Options o)
+    public static async Task<(double Seconds, string Cpu)> RunAsync(string url, string db, List<TelemetryBatch> batches, Options o)
     {
         using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromMinutes(5) };
         await Influx.CreateAsync(http, db);
         var lines = batches.SelectMany(LineProtocol.FromBatch).Select(p => p.ToLineProtocol()).ToList();
         var bodies = lines.Chunk(o.CeilingLinesPerPost).Select(c => Encoding.UTF8.GetBytes(string.Join('\n', c) + "\n")).ToList();
         var next = -1;
+        var cpu = Cpu.Now();
         var sw = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, o.CeilingPosters).Select(async _ =>
         {
@@ -158,8 +160,9 @@ internal static class Ceiling
             }
         }));
         var seconds = sw.Elapsed.TotalSeconds;
+        var used = Cpu.Since(cpu);
         await Influx.AssertCountAsync(url, db, o.Lines);
-        return seconds;
+        return (seconds, used);
     }
 }
 
@@ -183,6 +186,8 @@ internal static class Drain
         await Publisher.PublishAllAsync(mqttPort, payloads, clients: 10);
         var publishSeconds = pub.Elapsed.TotalSeconds;
         // 3. The ingestors come back and drain it.
+        var cpu = Cpu.Now();
+        var threads = Cpu.Threads();
         var sw = Stopwatch.StartNew();
         await using var run = await Instances.StartAsync(url, db, mqttPort, mqtt, o);
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(15);
@@ -192,8 +197,9 @@ internal static class Drain
             await Task.Delay(5);
         }
         var seconds = sw.Elapsed.TotalSeconds;
+        var used = Cpu.Since(cpu);
         await Influx.AssertCountAsync(url, db, o.Lines);
-        return (seconds, $"{run.Describe()}; backlog published in {publishSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
+        return (seconds, $"{used}; threads: {Cpu.ThreadsSince(threads)}; {run.Describe()}; backlog published in {publishSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
     }
 }
 
@@ -459,6 +465,8 @@ internal sealed class Mosquitto : IAsyncDisposable
 
     public int Port { get; }
 
+    public int Pid => _p.Id;
+
     public static Mosquitto Start(string dir)
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
@@ -587,5 +595,53 @@ internal static class Micro
         foreach (var p in payloads) output += step(p);
         var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds;
         return (cpuUs / readings, (GC.GetAllocatedBytesForCurrentThread() - alloc) / readings, output);
+    }
+}
+
+/// <summary>CPU seconds used by this process (the ingestors or the ceiling's posters), influxd and mosquitto.</summary>
+internal static class Cpu
+{
+    public static (int Influxd, int Mosquitto) Pids { get; set; }
+
+    public static (double Self, double Influxd, double Mosquitto, TimeSpan GcPause, int Gc0, int Gc2) Now() =>
+        (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, Of(Pids.Influxd), Of(Pids.Mosquitto), GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(2));
+
+    public static string Since((double Self, double Influxd, double Mosquitto, TimeSpan GcPause, int Gc0, int Gc2) before)
+    {
+        var now = Now();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"CPU s: this process {now.Self - before.Self:0.00} (GC pauses {(now.GcPause - before.GcPause).TotalSeconds:0.00} s, {now.Gc0 - before.Gc0} gen0, {now.Gc2 - before.Gc2} gen2), influxd {now.Influxd - before.Influxd:0.00}, mosquitto {now.Mosquitto - before.Mosquitto:0.00}");
+    }
+
+    /// <summary>CPU seconds of this process's threads by thread name, for where the ingestor's CPU goes.</summary>
+    public static Dictionary<string, double> Threads()
+    {
+        var d = new Dictionary<string, double>();
+        foreach (var t in Directory.GetDirectories("/proc/self/task"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(t, "stat"));
+                var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
+                var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                d[name] = d.GetValueOrDefault(name) + ((long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0);
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return d;
+    }
+
+    public static string ThreadsSince(Dictionary<string, double> before) =>
+        string.Join(", ", Threads().Select(kv => (kv.Key, S: kv.Value - before.GetValueOrDefault(kv.Key))).Where(x => x.S >= 0.05).OrderByDescending(x => x.S)
+            .Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Key} {x.S:0.00}")));
+
+    /// <summary>utime + stime from /proc/&lt;pid&gt;/stat (clock ticks of 1/100 s).</summary>
+    private static double Of(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 }

@@ -142,8 +142,16 @@ public sealed class Ingestor : IAsyncDisposable
             .WithTimeout(TimeSpan.FromSeconds(10));
         if (_mqtt?.Username is not null) b = b.WithCredentials(_mqtt.Username, _password ?? "");
         if (_mqtt is not null && _mqtt.Url.StartsWith("mqtts:", StringComparison.Ordinal)) b = b.WithTlsOptions(o => ConfigureTls(o.UseTls().WithTargetHost(_endpoint.Host)));
-        return b.Build();
+        var options = b.Build();
+        // MQTTnet sets the socket's buffers to 8 KB by default, which caps the TCP window the broker may fill to less
+        // than one telemetry batch: the broker then sends in small pieces and waits for each acknowledgement. Room for
+        // several of the largest payloads lets a backlog stream (Linux caps it at net.core.rmem_max).
+        if (options.ChannelOptions is MqttClientTcpOptions tcp) tcp.BufferSize = SocketBufferBytes;
+        return options;
     }
+
+    /// <summary>Send and receive buffer of the broker connection.</summary>
+    internal const int SocketBufferBytes = 4 * TelemetryCodec.MaxPayloadBytes;
 
     /// <summary>The directory <see cref="MqttTlsConfig"/> paths are relative to (the config file's).</summary>
     public string ConfigDir { get; init; } = ".";
