@@ -9,6 +9,36 @@ namespace KhuyenCong.Cloud.Tests;
 public sealed class EmbeddedBrokerAndV2Tests
 {
     [Fact]
+    public async Task The_ingestor_counts_as_connected_only_once_the_broker_has_granted_its_subscriptions()
+    {
+        // Between CONNACK and SUBACK a first-time session has no subscription: what gateways publish then is dropped by
+        // the broker. A broker that holds the SUBSCRIBE shows that the ingestor does not claim to be ready meanwhile.
+        await using var influxd = await LocalInfluxd.StartAsync();
+        var port = FreePort.Next();
+        var subscribing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var grant = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var server = new MQTTnet.Server.MqttServerFactory().CreateMqttServer(
+            new MQTTnet.Server.MqttServerFactory().CreateServerOptionsBuilder().WithDefaultEndpoint().WithDefaultEndpointPort(port).Build());
+        server.InterceptingSubscriptionAsync += _ =>
+        {
+            subscribing.TrySetResult();
+            return grant.Task;
+        };
+        await server.StartAsync();
+        await using var cloud = new CloudService(Sample.Config($$"""
+            mqtt: { url: "mqtt://127.0.0.1:{{port}}", client_id: held-ingestor }
+            influx: { url: "{{influxd.Url}}", database: held }
+            """), NullLoggerFactory.Instance);
+        await cloud.StartAsync(default);
+        await Wait.UntilAsync(() => subscribing.Task.IsCompleted, "the ingestor connects and sends its SUBSCRIBE");
+        Assert.False(cloud.Ingestor.IsConnected, "the ingestor claims to be connected before its subscriptions are granted");
+
+        grant.SetResult();
+        await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor is connected once subscribed");
+        await server.StopAsync(new MQTTnet.Server.MqttServerStopOptions());
+    }
+
+    [Fact]
     public async Task With_no_broker_configured_the_embedded_broker_on_a_free_port_carries_telemetry_into_influxd()
     {
         await using var influxd = await LocalInfluxd.StartAsync();

@@ -5,6 +5,7 @@ using KhuyenCong.Cloud.Config;
 using KhuyenCong.Cloud.Influx;
 using KhuyenCong.Contracts;
 using KhuyenCong.Edge;
+using KhuyenCong.Edge.Outbox;
 using KhuyenCong.Simulator;
 using KhuyenCong.TestSupport;
 using Microsoft.Data.Sqlite;
@@ -35,7 +36,9 @@ public sealed class ReliabilityTests
         await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
 
         await using var tap = await TelemetryTap.StartAsync(mosquitto.Port);
-        await using var agent = new EdgeAgent(gw, NullLoggerFactory.Instance);
+        // The outbox, watched: every (device, timestamp) the pollers hand over is remembered, with its fate.
+        var outbox = new WatchedOutbox(new SqliteOutbox(gw.OutboxPath, gw.Config.Outbox.MaxBytes, gw.Config.Outbox.CommitInterval));
+        await using var agent = new EdgeAgent(gw, NullLoggerFactory.Instance, outbox: outbox);
         using var stop = new CancellationTokenSource();
         var run = agent.RunAsync(stop.Token);
         await Eventually.Until(() => agent.Publisher.Published > 20, "the edge publishes");
@@ -54,20 +57,25 @@ public sealed class ReliabilityTests
         await stop.CancelAsync();
         await run;
         await agent.Outbox.FlushAsync(default);
-        var polls = TotalPolls(agent);
-        // Polls taken after the drain may still sit in the outbox (one line per poll, however many readings).
-        var left = (await agent.Outbox.PeekAsync(1_000_000, default)).Select(p => (p.Reading.Device, p.Reading.Timestamp)).Distinct().Count();
+        // Each poll counted as good handed exactly one (device, timestamp) to the outbox.
+        var polled = outbox.Handed;
+        Assert.Equal(TotalPolls(agent), polled.Count);
+        // Polls taken after the drain may still sit in the outbox; a batch whose acknowledgement the stop cut off may
+        // be both there and in InfluxDB.
+        var left = (await agent.Outbox.PeekAsync(1_000_000, default)).Select(p => (p.Reading.Device, p.Reading.Timestamp.ToUnixTimeMilliseconds())).ToHashSet();
 
         using var influx = new InfluxQlClient(influxd.Url, "outage");
-        long stored = 0;
+        var stored = new HashSet<(string Device, long Ms)>();
         await Eventually.Until(async () =>
         {
-            stored = await CountLinesAsync(influx);
-            return stored >= polls - left;
-        }, () => $"InfluxDB holds one line per poll ({stored} of {polls - left})");
-        // One line per poll: nothing lost, nothing twice (a resent batch overwrites the same series and timestamps).
-        Assert.Equal(polls - left, stored);
+            stored = await StoredLinesAsync(influx);
+            return polled.All(k => stored.Contains(k) || left.Contains(k));
+        }, () => $"every poll is in InfluxDB or still in the outbox; missing: {Missing(polled, stored, left, outbox, tap)}");
+        // One line per poll: nothing lost (above), nothing that was not polled; a resent batch overwrites the same
+        // series and timestamps, so nothing is stored twice.
+        Assert.Empty(stored.Except(polled));
         Assert.Equal(0, cloud.Ingestor.Stats.Invalid);
+        Assert.Equal(0, cloud.Ingestor.Stats.Rejected);
 
         // In order: the batches arrived with growing sequence numbers, and each device's readings in time order
         // (a batch resent after a lost acknowledgement may repeat, never go back).
@@ -177,6 +185,15 @@ public sealed class ReliabilityTests
         await run;
     }
 
+    /// <summary>Where each missing reading was last seen: which batch acknowledged it, whether a subscriber got that batch.</summary>
+    private static string Missing(HashSet<(string, long)> polled, HashSet<(string Device, long Ms)> stored, HashSet<(string, long)> left, WatchedOutbox outbox, TelemetryTap tap)
+    {
+        var tapped = tap.Batches.SelectMany(b => b.Readings.Select(r => ((r.Device, r.Timestamp.ToUnixTimeMilliseconds()), b.Sequence))).ToLookup(x => x.Item1, x => x.Sequence);
+        return string.Join("; ", polled.Where(k => !stored.Contains(k) && !left.Contains(k)).Take(10).Select(k =>
+            $"{k.Item1} at {DateTimeOffset.FromUnixTimeMilliseconds(k.Item2):HH:mm:ss.fff} (acknowledged by the broker in batch {outbox.AcknowledgedIn(k)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, "
+            + $"seen by the tap in batch {string.Join(",", tapped[k])})"));
+    }
+
     private static long OutboxRows(string path)
     {
         if (!File.Exists(path)) return 0;
@@ -208,4 +225,34 @@ public sealed class ReliabilityTests
         }
         return set;
     }
+}
+
+/// <summary>The edge's outbox with a record of what went in and which batch sequence took each reading out.</summary>
+internal sealed class WatchedOutbox(IOutbox inner) : IOutbox
+{
+    private readonly ConcurrentDictionary<(string, long), long?> _fate = new();
+
+    /// <summary>Every (device, timestamp) handed to the outbox so far.</summary>
+    public HashSet<(string, long)> Handed => [.. _fate.Keys];
+
+    public long? AcknowledgedIn((string, long) key) => _fate.TryGetValue(key, out var seq) ? seq : null;
+
+    public ValueTask AddAsync(DeviceInfo device, IReadOnlyList<Reading> readings, CancellationToken ct)
+    {
+        foreach (var r in readings) _fate.TryAdd((r.Device, r.Timestamp.ToUnixTimeMilliseconds()), null);
+        return inner.AddAsync(device, readings, ct);
+    }
+
+    public async Task AcknowledgeAsync(IReadOnlyList<PendingReading> delivered, long sequence, CancellationToken ct)
+    {
+        await inner.AcknowledgeAsync(delivered, sequence, ct);
+        foreach (var p in delivered) _fate[(p.Reading.Device, p.Reading.Timestamp.ToUnixTimeMilliseconds())] = sequence;
+    }
+
+    public Task FlushAsync(CancellationToken ct) => inner.FlushAsync(ct);
+    public Task<IReadOnlyList<PendingReading>> PeekAsync(int max, CancellationToken ct) => inner.PeekAsync(max, ct);
+    public long LastSequence => inner.LastSequence;
+    public OutboxStats Stats() => inner.Stats();
+    public Task WaitForReadingsAsync(CancellationToken ct) => inner.WaitForReadingsAsync(ct);
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
 }

@@ -41,6 +41,8 @@ public sealed class Ingestor : IAsyncDisposable
     // Counts connection attempts. A message remembers the connection it came on: acknowledging it on a later connection
     // would send its packet id to a session where the broker may have given that id to another message.
     private int _connection;
+    // The connection whose subscriptions the broker granted (0: none yet).
+    private int _subscribedOn;
 
     /// <summary>An ingestor for the broker at <paramref name="brokerHost"/>:<paramref name="brokerPort"/>.</summary>
     /// <param name="mqtt">Client id, credentials, TLS (mqtts), subscriptions, shared group; null for the embedded broker's defaults.</param>
@@ -82,13 +84,10 @@ public sealed class Ingestor : IAsyncDisposable
     public SiteRegistry? Registry { get; init; }
 
     /// <summary>
-    /// Connected and subscribed: a message published from now on reaches this ingestor (or its group). Between the
-    /// broker's CONNACK and SUBACK of a first connection the session has no subscription yet, and a message published
-    /// then would match nothing.
+    /// Connected and subscribed: only then does the broker route messages to this ingestor. Between CONNACK and SUBACK
+    /// a first-time session has no subscription, and the broker drops what is published meanwhile.
     /// </summary>
-    public bool IsConnected => _client.IsConnected && _subscribed;
-
-    private volatile bool _subscribed;
+    public bool IsConnected => _client.IsConnected && Volatile.Read(ref _subscribedOn) == Volatile.Read(ref _connection);
 
     /// <summary>The topic filters subscribed to, with the shared-subscription prefix when a group is configured.</summary>
     public IReadOnlyList<string> Subscriptions => _filters;
@@ -178,7 +177,6 @@ public sealed class Ingestor : IAsyncDisposable
             {
                 if (!_client.IsConnected)
                 {
-                    _subscribed = false;
                     var options = BuildOptions();
                     // Every message of the previous connection was received before this point.
                     Interlocked.Increment(ref _connection);
@@ -196,7 +194,7 @@ public sealed class Ingestor : IAsyncDisposable
                         throw new InvalidOperationException("broker refused the subscription " + string.Join(", ", refused.Select(i => $"{i.TopicFilter.Topic} ({i.ResultCode})"))
                             + (_mqtt?.SharedGroup is not null ? "; shared subscriptions need a broker that supports them (mosquitto), not the embedded one" : ""));
                     }
-                    _subscribed = true;
+                    Volatile.Write(ref _subscribedOn, Volatile.Read(ref _connection));
                     _log.LogInformation("Ingestor connected to {Host}:{Port} (session present: {Session}), subscribed to {Filters}",
                         _endpoint.Host, _endpoint.Port, r.IsSessionPresent, string.Join(", ", _filters));
                     failures = 0;

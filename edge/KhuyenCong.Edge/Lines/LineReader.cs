@@ -14,7 +14,9 @@ public readonly record struct LineCounters(long Good, long Bad, long Skipped, lo
 /// Reads lines from a plain serial ASCII device (or any <see cref="Stream"/>) and parses each with a <see cref="LineFormat"/>.
 /// Lines are bounded by the format's max_length: a longer run of bytes is dropped up to the next terminator (so garbage
 /// resynchronises on the next line). A read that sees no complete line within <see cref="ReadTimeout"/> returns
-/// <see cref="LineStatus.Timeout"/>. One reader per device; <see cref="ReadAsync"/> must not be called concurrently.
+/// <see cref="LineStatus.Timeout"/>; a partial line is kept across such timeouts while its bytes are still coming, and
+/// dropped (counted bad) once no byte has arrived for a whole <see cref="ReadTimeout"/>. One reader per device;
+/// <see cref="ReadAsync"/> must not be called concurrently.
 /// </summary>
 public sealed class LineReader : IAsyncDisposable
 {
@@ -28,6 +30,7 @@ public sealed class LineReader : IAsyncDisposable
     private int _readEnd;
     private int _lineLength;
     private bool _discarding;
+    private DateTime _lastBytes;
     private Task<int>? _pending;
     private long _good;
     private long _bad;
@@ -97,7 +100,8 @@ public sealed class LineReader : IAsyncDisposable
 
     /// <summary>
     /// The next line's outcome (good, skipped or bad), or <see cref="LineStatus.Timeout"/> when no complete line arrived
-    /// within <see cref="ReadTimeout"/>; a partial line left hanging at the timeout is dropped and counted bad.
+    /// within <see cref="ReadTimeout"/>. A partial line is dropped and counted bad at a timeout only when it has stalled (no
+    /// byte for <see cref="ReadTimeout"/>): a line whose bytes straddle the end of one read is completed by the next.
     /// </summary>
     /// <exception cref="EndOfStreamException">The stream ended (the device or adapter went away): reopen it.</exception>
     public async ValueTask<LineResult> ReadAsync(CancellationToken ct)
@@ -129,6 +133,7 @@ public sealed class LineReader : IAsyncDisposable
             if (n == 0) throw new EndOfStreamException("the serial device closed its stream");
             _readPos = 0;
             _readEnd = n;
+            _lastBytes = DateTime.UtcNow;
         }
     }
 
@@ -178,7 +183,9 @@ public sealed class LineReader : IAsyncDisposable
 
     private LineResult TimedOut()
     {
-        if (_lineLength > 0 && !_discarding)
+        // A read's deadline runs from the moment it was called, so bytes of a line may just be arriving when it passes:
+        // the partial line is abandoned only when nothing has come for a whole timeout (the sender stopped mid-line).
+        if (_lineLength > 0 && !_discarding && DateTime.UtcNow - _lastBytes >= ReadTimeout)
         {
             var partial = System.Text.Encoding.Latin1.GetString(_line, 0, _lineLength);
             _lineLength = 0;
