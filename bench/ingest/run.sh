@@ -6,6 +6,7 @@
 #   --latency-seconds 60                       live load afterwards (one batch per gateway per second); 0 skips it
 #   --batch-points 5000 --flush-ms 200 --max-in-flight 1000   ingest settings (as in cloud.yaml's ingest section)
 #   --ceiling-lines 5000 --ceiling-posters 4   how the ceiling posts line protocol
+#   --micro N                                  only the CPU cost per reading of the ingest path (old and new), N batches, no servers
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 for exe in /usr/bin/influxd /usr/sbin/mosquitto; do
