@@ -66,10 +66,13 @@ public sealed class ClockGuard : IReadingSink
 
     public async ValueTask AddAsync(DeviceInfo device, IReadOnlyList<Reading> readings, CancellationToken ct)
     {
-        var now = _clock.GetUtcNow();
+        DateTimeOffset now;
         List<Held>? release = null;
         lock (_gate)
         {
+            // Read the clock inside the lock: read before it, another bus's poller could raise the floor past this
+            // reading of the clock in between, and a sound clock would be taken for one that went backwards.
+            now = _clock.GetUtcNow();
             if (!IsTrusted(now))
             {
                 var mono = _clock.GetTimestamp();
