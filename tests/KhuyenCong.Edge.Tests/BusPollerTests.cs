@@ -30,7 +30,8 @@ public sealed class BusPollerTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _slave.DisposeAsync();
 
-    private PolledDevice Device(string id, byte unit, int pollMs, int timeoutMs = 200, int retries = 0) =>
+    // A live device gets a generous timeout: a loaded machine must not turn a slow answer into a failed poll.
+    private PolledDevice Device(string id, byte unit, int pollMs, int timeoutMs = 5000, int retries = 0) =>
         new(new DeviceConfig { Id = id, Bus = "lan", Profile = "eastron-sdm630", Unit = unit, PollInterval = TimeSpan.FromMilliseconds(pollMs), Timeout = TimeSpan.FromMilliseconds(timeoutMs), Retries = retries, Kiln = "kiln-1" }, _meter);
 
     private ModbusTcpMaster Master() => new(new ModbusTcpMasterOptions { Host = "127.0.0.1", Port = _slave.LocalEndPoint.Port });
