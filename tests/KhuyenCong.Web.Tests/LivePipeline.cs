@@ -125,7 +125,8 @@ public sealed class LivePipeline : IAsyncLifetime
         Assert.EndsWith("/login", new Uri(page.Url).AbsolutePath);
         await page.FillAsync("#token", token);
         await page.ClickAsync("button[type=submit]");
-        await page.WaitForLoadStateAsync(LoadState.DOMContentLoaded);
+        // A deadline generous enough for a loaded machine (30 s, Playwright's default, ran out once in a full run).
+        await page.WaitForLoadStateAsync(LoadState.DOMContentLoaded, new() { Timeout = 120_000 });
         return page;
     }
 
