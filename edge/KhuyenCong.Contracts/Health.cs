@@ -17,6 +17,10 @@ public sealed record GatewayHealth
     [JsonPropertyName("published")] public long Published { get; init; }
     [JsonPropertyName("publish_failures")] public long PublishFailures { get; init; }
     [JsonPropertyName("clock_corrected")] public long ClockCorrected { get; init; }
+    /// <summary>Readings waiting for a trustworthy clock (the gateway's clock is behind its newest reading or its build).</summary>
+    [JsonPropertyName("clock_held")] public long ClockHeld { get; init; }
+    /// <summary>Readings held before a reboot whose time could not be worked out, dropped.</summary>
+    [JsonPropertyName("clock_unrecoverable")] public long ClockUnrecoverable { get; init; }
     [JsonPropertyName("devices")] public required IReadOnlyList<DeviceHealthReport> Devices { get; init; }
 }
 

@@ -32,7 +32,7 @@ public sealed class EdgeAgent : IAsyncDisposable
         var cfg = gateway.Config;
         Outbox = outbox ?? new SqliteOutbox(gateway.OutboxPath, cfg.Outbox.MaxBytes, cfg.Outbox.CommitInterval);
         Link = new MqttLink(cfg, BrokerCredentials.Load(gateway), _clock, logs.CreateLogger("mqtt"));
-        Clock = new ClockGuard(_clock, Outbox, ClockGuard.BuildFloor());
+        Clock = new ClockGuard(_clock, Outbox, ClockGuard.BuildFloor(), log: logs.CreateLogger("clock"));
         Publisher = new TelemetryPublisher(Outbox, Link, cfg.Site, cfg.Gateway, cfg.Publish.MaxBatch, cfg.Publish.Interval, _clock, logs.CreateLogger("publish"));
         foreach (var bus in cfg.Buses.Where(b => b.Type == BusType.Ascii))
         {
@@ -111,6 +111,8 @@ public sealed class EdgeAgent : IAsyncDisposable
             Published = Publisher.Published,
             PublishFailures = Publisher.Failures,
             ClockCorrected = Clock.Corrected,
+            ClockHeld = s.Held,
+            ClockUnrecoverable = s.Unrecoverable,
             Devices = [.. _pollers.SelectMany(p => p.Devices.Select(d => (d.Health, p.BusId)))
                 .Concat(_linePollers.Select(l => (l.Health, l.BusId)))
                 .Select(x => (d: x.Health, BusId: x.BusId))

@@ -1,6 +1,7 @@
 using KhuyenCong.Contracts;
 using KhuyenCong.Edge.Clock;
 using KhuyenCong.Edge.Outbox;
+using KhuyenCong.TestSupport;
 
 namespace KhuyenCong.Edge.Tests;
 
@@ -83,12 +84,101 @@ public sealed class ClockGuardTests
     }
 
     [Fact]
-    public async Task The_hold_buffer_is_bounded_and_counts_what_it_drops()
+    public async Task Held_readings_count_against_the_outbox_budget()
     {
         var clock = new ManualClock(DateTimeOffset.UnixEpoch);
-        var guard = new ClockGuard(clock, new MemoryOutbox(), Floor, maxHeld: 3);
+        var outbox = new MemoryOutbox(maxReadings: 3);
+        var guard = new ClockGuard(clock, outbox, Floor, boot: "b");
         for (var i = 0; i < 5; i++) await guard.AddAsync(Kiln, [Temp(clock.GetUtcNow(), i)], default);
         Assert.Equal(3, guard.HeldCount);
-        Assert.Equal(2, guard.DroppedWhileHeld);
+        Assert.Equal(2, outbox.Stats().Dropped);
+    }
+
+    [Fact]
+    public async Task A_reading_handed_over_while_the_agent_stops_is_still_stored()
+    {
+        var clock = new ManualClock(TrueNow);
+        var outbox = new MemoryOutbox();
+        var guard = new ClockGuard(clock, outbox, Floor, boot: "b");
+        using var stopping = new CancellationTokenSource();
+        await stopping.CancelAsync();
+        await guard.AddAsync(Kiln, [Temp(TrueNow, 1)], stopping.Token);
+        clock.SetWall(DateTimeOffset.UnixEpoch);
+        await guard.AddAsync(Kiln, [Temp(DateTimeOffset.UnixEpoch, 2)], stopping.Token);
+        Assert.Single(await outbox.PeekAsync(10, default));
+        Assert.Equal(1, guard.HeldCount);
+    }
+
+    [Fact]
+    public async Task Held_readings_survive_a_restart_of_the_agent_and_are_dated_in_the_same_boot()
+    {
+        using var dir = new TempDirectory("kc-clock");
+        var path = dir.File("outbox.db");
+        var clock = new ManualClock(DateTimeOffset.UnixEpoch);
+        clock.Advance(TimeSpan.FromMinutes(5)); // five minutes since boot
+        await using (var outbox = new SqliteOutbox(path, 1 << 24, TimeSpan.FromHours(1)))
+        {
+            var guard = new ClockGuard(clock, outbox, Floor, boot: "boot-1");
+            await guard.AddAsync(Kiln, [Temp(clock.GetUtcNow(), 20)], default);
+            clock.Advance(TimeSpan.FromSeconds(30));
+            await guard.AddAsync(Kiln, [Temp(clock.GetUtcNow(), 25)], default);
+        } // the agent stops (or is restarted by systemd); the machine keeps running
+
+        clock.Advance(TimeSpan.FromSeconds(90));
+        clock.SetWall(TrueNow); // NTP syncs
+        await using var again = new SqliteOutbox(path, 1 << 24, TimeSpan.FromHours(1));
+        var restarted = new ClockGuard(clock, again, Floor, boot: "boot-1");
+        Assert.Equal(2, restarted.HeldCount);
+        await restarted.AddAsync(Kiln, [Temp(TrueNow, 31)], default);
+        await again.FlushAsync(default);
+
+        var all = await again.PeekAsync(10, default);
+        Assert.Equal([20.0, 25, 31], all.Select(p => p.Reading.Value));
+        Assert.Equal([TrueNow.AddSeconds(-120), TrueNow.AddSeconds(-90), TrueNow], all.Select(p => p.Reading.Timestamp));
+        Assert.Equal([Qualities.Uncertain, Qualities.Uncertain, Qualities.Good], all.Select(p => p.Reading.Quality));
+        Assert.Equal(2, restarted.Corrected);
+    }
+
+    [Fact]
+    public async Task Readings_held_before_a_reboot_cannot_be_dated_and_are_dropped_and_counted()
+    {
+        using var dir = new TempDirectory("kc-clock");
+        var path = dir.File("outbox.db");
+        var clock = new ManualClock(DateTimeOffset.UnixEpoch);
+        await using (var outbox = new SqliteOutbox(path, 1 << 24, TimeSpan.FromHours(1)))
+        {
+            var guard = new ClockGuard(clock, outbox, Floor, boot: "boot-1");
+            await guard.AddAsync(Kiln, [Temp(clock.GetUtcNow(), 20)], default);
+        } // the power goes before NTP ever synced
+
+        var rebooted = new ManualClock(TrueNow);
+        await using var again = new SqliteOutbox(path, 1 << 24, TimeSpan.FromHours(1));
+        var guard2 = new ClockGuard(rebooted, again, Floor, boot: "boot-2");
+        await guard2.AddAsync(Kiln, [Temp(TrueNow, 31)], default);
+        await again.FlushAsync(default);
+        Assert.Equal([31.0], (await again.PeekAsync(10, default)).Select(p => p.Reading.Value));
+        Assert.Equal(1, guard2.Unrecoverable);
+        Assert.Equal(0, guard2.HeldCount);
+    }
+
+    [Fact]
+    public async Task After_a_restart_a_clock_behind_the_newest_stored_reading_is_not_trusted()
+    {
+        using var dir = new TempDirectory("kc-clock");
+        var path = dir.File("outbox.db");
+        var clock = new ManualClock(TrueNow);
+        await using (var outbox = new SqliteOutbox(path, 1 << 24, TimeSpan.FromHours(1)))
+        {
+            var guard = new ClockGuard(clock, outbox, Floor, boot: "boot-1");
+            await guard.AddAsync(Kiln, [Temp(TrueNow, 20)], default);
+        }
+        // A Pi with fake-hwclock boots with the time it saved an hour before the power cut: after the build floor,
+        // but behind the last reading.
+        var rebooted = new ManualClock(TrueNow.AddHours(-1));
+        await using var again = new SqliteOutbox(path, 1 << 24, TimeSpan.FromHours(1));
+        var guard2 = new ClockGuard(rebooted, again, Floor, boot: "boot-2");
+        Assert.Equal(TrueNow, guard2.Floor);
+        await guard2.AddAsync(Kiln, [Temp(rebooted.GetUtcNow(), 21)], default);
+        Assert.Equal(1, guard2.HeldCount);
     }
 }

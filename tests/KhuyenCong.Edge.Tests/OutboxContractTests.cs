@@ -85,6 +85,54 @@ public abstract class OutboxContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Held_readings_wait_unpublished_then_join_in_order_with_their_true_time_and_flagged()
+    {
+        await AddAsync(0, 2);
+        // Taken while the clock was wrong: their own stamps (1970) are meaningless, the marks are what count.
+        var wrong = DateTimeOffset.UnixEpoch;
+        await Outbox.HoldAsync(Meter, [Energy(2) with { Timestamp = wrong }, Energy(3) with { Timestamp = wrong }], new ClockMark("boot-a", 5_000), default);
+        await Outbox.HoldAsync(Meter, [Energy(4) with { Timestamp = wrong }], new ClockMark("boot-a", 6_000), default);
+        await Outbox.FlushAsync(default);
+        Assert.Equal([1000.0, 1001], (await Outbox.PeekAsync(100, default)).Select(p => p.Reading.Value));
+        Assert.Equal(3, Outbox.Stats().Held);
+        Assert.Equal(2, Outbox.Stats().Depth);
+
+        var (released, lost) = await Outbox.ReleaseHeldAsync(m => T0.AddMilliseconds(m.MonotonicMs), default);
+        Assert.Equal((3L, 0L), (released, lost));
+        var all = await Outbox.PeekAsync(100, default);
+        Assert.Equal([1000.0, 1001, 1002, 1003, 1004], all.Select(p => p.Reading.Value));
+        Assert.Equal([T0, T0.AddSeconds(1), T0.AddSeconds(5), T0.AddSeconds(5), T0.AddSeconds(6)], all.Select(p => p.Reading.Timestamp));
+        Assert.Equal([Qualities.Good, Qualities.Good, Qualities.Uncertain, Qualities.Uncertain, Qualities.Uncertain], all.Select(p => p.Reading.Quality));
+        Assert.All(all, p => Assert.Equal(Meter, p.Device));
+        var s = Outbox.Stats();
+        Assert.Equal((0L, 5L), (s.Held, s.Depth));
+        Assert.Equal(T0.AddSeconds(6), s.NewestTimestamp);
+    }
+
+    [Fact]
+    public async Task Held_readings_that_cannot_be_dated_are_dropped_and_counted_never_published()
+    {
+        await Outbox.HoldAsync(Meter, [Energy(0), Energy(1)], new ClockMark("before-the-power-cut", 9_000), default);
+        await Outbox.HoldAsync(Meter, [Energy(2)], new ClockMark("this-boot", 1_000), default);
+        var (released, lost) = await Outbox.ReleaseHeldAsync(m => m.Boot == "this-boot" ? T0 : null, default);
+        Assert.Equal((1L, 2L), (released, lost));
+        Assert.Equal([1002.0], (await Outbox.PeekAsync(100, default)).Select(p => p.Reading.Value));
+        Assert.Equal(2, Outbox.Stats().Unrecoverable);
+        Assert.Equal(0, Outbox.Stats().Held);
+    }
+
+    [Fact]
+    public async Task A_waiting_publisher_is_not_woken_by_held_readings_but_by_their_release()
+    {
+        var wait = Outbox.WaitForReadingsAsync(default);
+        await Outbox.HoldAsync(Meter, [Energy(0)], new ClockMark("b", 0), default);
+        await Outbox.FlushAsync(default);
+        Assert.False(wait.IsCompleted);
+        await Outbox.ReleaseHeldAsync(_ => T0, default);
+        await wait.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task Acknowledging_an_empty_batch_changes_nothing()
     {
         await AddAsync(0, 2);
@@ -106,6 +154,20 @@ public sealed class MemoryOutboxContract : OutboxContractTests
         var left = await small.PeekAsync(100, default);
         Assert.Equal(Enumerable.Range(3, 5).Select(i => 1000.0 + i), left.Select(p => p.Reading.Value));
         Assert.Equal(3, small.Stats().Dropped);
+    }
+
+    [Fact]
+    public async Task Held_readings_count_against_the_budget_after_the_ready_ones()
+    {
+        await using var small = new MemoryOutbox(maxReadings: 5);
+        await small.AddAsync(Meter, [.. Enumerable.Range(0, 3).Select(Energy)], default);
+        await small.HoldAsync(Meter, [.. Enumerable.Range(3, 4).Select(Energy)], new ClockMark("b", 0), default);
+        // 7 readings in a budget of 5: the two oldest ready ones go first.
+        Assert.Equal((2L, 1L, 4L), (small.Stats().Dropped, small.Stats().Depth, small.Stats().Held));
+        await small.HoldAsync(Meter, [.. Enumerable.Range(7, 2).Select(Energy)], new ClockMark("b", 0), default);
+        Assert.Equal((4L, 0L, 5L), (small.Stats().Dropped, small.Stats().Depth, small.Stats().Held));
+        await small.ReleaseHeldAsync(_ => T0, default);
+        Assert.Equal([1004.0, 1005, 1006, 1007, 1008], (await small.PeekAsync(100, default)).Select(p => p.Reading.Value));
     }
 }
 
@@ -172,6 +234,55 @@ public sealed class SqliteOutboxContract : OutboxContractTests
 
         await using var reopened = new SqliteOutbox(DbPath, budget, TimeSpan.FromHours(1));
         Assert.Equal(stats.Dropped, reopened.Stats().Dropped);
+    }
+
+    [Fact]
+    public async Task Held_readings_the_newest_timestamp_and_the_undatable_count_survive_a_restart()
+    {
+        await AddAsync(0, 3);
+        await Outbox.HoldAsync(Meter, [Energy(10), Energy(11)], new ClockMark("boot-a", 70_000), default);
+        await Outbox.HoldAsync(Meter, [Energy(12)], new ClockMark("boot-0", 1_000), default);
+        await Outbox.DisposeAsync(); // held readings not yet committed are committed on the way out
+
+        await using var reopened = new SqliteOutbox(DbPath, 256L * 1024 * 1024, TimeSpan.FromHours(1));
+        var s = reopened.Stats();
+        Assert.Equal((3L, 3L), (s.Depth, s.Held));
+        Assert.Equal(T0.AddSeconds(2), s.NewestTimestamp);
+        var (released, lost) = await reopened.ReleaseHeldAsync(m => m.Boot == "boot-a" ? T0.AddMilliseconds(m.MonotonicMs) : null, default);
+        Assert.Equal((2L, 1L), (released, lost));
+        await reopened.DisposeAsync();
+
+        await using var again = new SqliteOutbox(DbPath, 256L * 1024 * 1024, TimeSpan.FromHours(1));
+        var values = (await again.PeekAsync(100, default)).Select(p => (p.Reading.Value, p.Reading.Timestamp)).ToList();
+        Assert.Equal([(1000.0, T0), (1001, T0.AddSeconds(1)), (1002, T0.AddSeconds(2)), (1010, T0.AddSeconds(70)), (1011, T0.AddSeconds(70))], values);
+        Assert.Equal((0L, 1L), (again.Stats().Held, again.Stats().Unrecoverable));
+        Assert.Equal(T0.AddSeconds(70), again.Stats().NewestTimestamp);
+        Assert.Equal("ok", again.IntegrityCheck());
+    }
+
+    [Fact]
+    public async Task Over_the_disk_budget_held_readings_go_after_the_ready_ones()
+    {
+        await Outbox.DisposeAsync();
+        const long budget = 64 * 1024;
+        var small = new SqliteOutbox(DbPath, budget, TimeSpan.FromHours(1));
+        await small.AddAsync(Meter, [.. Enumerable.Range(0, 200).Select(Energy)], default);
+        await small.FlushAsync(default);
+        for (var round = 1; round < 20; round++)
+        {
+            await small.HoldAsync(Meter, [.. Enumerable.Range(round * 200, 200).Select(Energy)], new ClockMark("b", round), default);
+            await small.FlushAsync(default);
+        }
+        var stats = small.Stats();
+        Assert.True(stats.Bytes <= budget, $"{stats.Bytes} bytes in use exceeds the budget of {budget}");
+        Assert.Equal(0, stats.Depth);
+        Assert.True(stats.Dropped > 200, $"only {stats.Dropped} dropped: held readings were not dropped");
+        Assert.Equal(4000, stats.Held + stats.Dropped);
+        await small.ReleaseHeldAsync(_ => T0, default);
+        var left = await small.PeekAsync(10_000, default);
+        Assert.Equal(1000.0 + 3999, left[^1].Reading.Value);
+        Assert.True(left.Zip(left.Skip(1)).All(p => p.First.Reading.Value + 1 == p.Second.Reading.Value));
+        await small.DisposeAsync();
     }
 
 }

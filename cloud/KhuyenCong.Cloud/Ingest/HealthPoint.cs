@@ -29,6 +29,8 @@ internal static class HealthPoint
             .Field("published", (double)h.Published)
             .Field("publish_failures", (double)h.PublishFailures)
             .Field("clock_corrected", (double)h.ClockCorrected)
+            .Field("clock_held", (double)h.ClockHeld)
+            .Field("clock_unrecoverable", (double)h.ClockUnrecoverable)
             .Field("devices", (double)h.Devices.Count)
             .Field("devices_failing", (double)h.Devices.Count(d => d.ConsecutiveFailures > 0))
             .Timestamp(h.Timestamp.ToUnixTimeMilliseconds(), WritePrecision.Ms);

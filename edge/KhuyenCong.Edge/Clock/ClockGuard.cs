@@ -1,39 +1,45 @@
-using System.Diagnostics;
 using KhuyenCong.Contracts;
 using KhuyenCong.Edge.Outbox;
+using Microsoft.Extensions.Logging;
 
 namespace KhuyenCong.Edge.Clock;
 
 /// <summary>
 /// A Raspberry Pi has no real-time clock: after a power cut it boots with the time it last saved (or 1970) until NTP
 /// syncs, so wall-clock timestamps can be hours or years wrong. The guard decides whether the wall clock is
-/// trustworthy — not earlier than a floor (the agent's build time, or the newest timestamp it has stored), and not
-/// absurdly in the future — and, while it is not, holds readings stamped with the monotonic clock. When the wall clock
-/// becomes trustworthy, held readings get their true time back (now − monotonic age), are marked
-/// <see cref="Qualities.Uncertain"/>, and go to the outbox in their original order. Nothing is published with a wrong
-/// timestamp.
+/// trustworthy — not earlier than a floor (the agent's build time, or the newest timestamp the outbox ever stored),
+/// and not absurdly in the future — and, while it is not, has the outbox hold readings (durably, like any other)
+/// marked with the boot they were taken in and the monotonic clock of that boot. When the wall clock becomes
+/// trustworthy, held readings get their true time back (now − monotonic age), are marked
+/// <see cref="Qualities.Uncertain"/>, and join the outbox in their original order. Readings held across a reboot
+/// cannot be dated (the monotonic clock restarts with the machine): they are dropped and counted, never published
+/// with a wrong time.
 /// </summary>
 public sealed class ClockGuard : IReadingSink
 {
     private readonly TimeProvider _clock;
-    private readonly IReadingSink _next;
-    private readonly int _maxHeld;
-    private readonly List<Held> _held = [];
-    private readonly object _gate = new();
+    private readonly IOutbox _outbox;
+    private readonly string _boot;
+    private readonly ILogger? _log;
+    // One hand-over at a time, so the clock is read and the floor raised in the order readings reach the outbox.
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private DateTimeOffset _floor;
+    private bool _mayHold;
     private long _corrected;
-    private long _droppedWhileHeld;
 
     /// <param name="clock">The wall clock and the monotonic timestamp source.</param>
-    /// <param name="next">Where trusted readings go (the outbox).</param>
-    /// <param name="floor">No trustworthy time can be earlier than this (the build time of the agent, or the newest reading stored).</param>
-    /// <param name="maxHeld">Most readings held while the clock is untrusted; beyond it the oldest are dropped and counted.</param>
-    public ClockGuard(TimeProvider clock, IReadingSink next, DateTimeOffset floor, int maxHeld = 200_000)
+    /// <param name="outbox">Where trusted readings go, and where untrusted ones are held.</param>
+    /// <param name="floor">No trustworthy time can be earlier than this (the build time of the agent); the newest timestamp the outbox ever stored raises it.</param>
+    /// <param name="boot">Identifies this boot of the machine (Linux's boot id by default): held readings from another boot cannot be dated.</param>
+    public ClockGuard(TimeProvider clock, IOutbox outbox, DateTimeOffset floor, string? boot = null, ILogger? log = null)
     {
         _clock = clock;
-        _next = next;
-        _floor = floor;
-        _maxHeld = maxHeld;
+        _outbox = outbox;
+        _boot = boot ?? CurrentBoot();
+        _log = log;
+        var stats = outbox.Stats();
+        _floor = stats.NewestTimestamp is { } newest && newest > floor ? newest : floor;
+        _mayHold = stats.Held > 0;
     }
 
     /// <summary>How far ahead of the floor a clock may be before it is considered wrong too (a Pi that boots in 2099).</summary>
@@ -42,94 +48,78 @@ public sealed class ClockGuard : IReadingSink
     /// <summary>Readings whose timestamps were corrected after the clock became trustworthy.</summary>
     public long Corrected => Interlocked.Read(ref _corrected);
 
-    /// <summary>Readings dropped because the hold buffer was full while the clock stayed untrusted.</summary>
-    public long DroppedWhileHeld => Interlocked.Read(ref _droppedWhileHeld);
+    /// <summary>Readings waiting for a trustworthy clock.</summary>
+    public long HeldCount => _outbox.Stats().Held;
 
-    public int HeldCount
-    {
-        get
-        {
-            lock (_gate) return _held.Count;
-        }
-    }
+    /// <summary>Held readings dropped because they were taken before a reboot and cannot be dated.</summary>
+    public long Unrecoverable => _outbox.Stats().Unrecoverable;
 
     public bool IsTrusted(DateTimeOffset now) => now >= _floor && now - _floor <= MaxAheadOfFloor;
 
     /// <summary>The newest timestamp seen so far is a floor for the future too: time never runs backwards.</summary>
-    public DateTimeOffset Floor
-    {
-        get
-        {
-            lock (_gate) return _floor;
-        }
-    }
+    public DateTimeOffset Floor => _floor;
 
     public async ValueTask AddAsync(DeviceInfo device, IReadOnlyList<Reading> readings, CancellationToken ct)
     {
-        DateTimeOffset now;
-        List<Held>? release = null;
-        lock (_gate)
+        // Not cancellable: a reading that was taken is always handed over, even when the agent is stopping.
+        await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
         {
-            // Read the clock inside the lock: read before it, another bus's poller could raise the floor past this
-            // reading of the clock in between, and a sound clock would be taken for one that went backwards.
-            now = _clock.GetUtcNow();
+            var now = _clock.GetUtcNow();
             if (!IsTrusted(now))
             {
-                var mono = _clock.GetTimestamp();
-                foreach (var r in readings) _held.Add(new Held(device, r, mono));
-                if (_held.Count > _maxHeld)
-                {
-                    var excess = _held.Count - _maxHeld;
-                    _held.RemoveRange(0, excess);
-                    _droppedWhileHeld += excess;
-                }
+                await _outbox.HoldAsync(device, readings, Mark(), CancellationToken.None).ConfigureAwait(false);
+                _mayHold = true;
                 return;
             }
-            if (_held.Count > 0)
-            {
-                release = [.. _held];
-                _held.Clear();
-            }
-            var newest = readings.Count == 0 ? now : readings.Max(r => r.Timestamp);
-            if (newest > _floor) _floor = newest;
+            if (_mayHold) await ReleaseAsync(now).ConfigureAwait(false);
+            foreach (var r in readings)
+                if (r.Timestamp > _floor) _floor = r.Timestamp;
+            await _outbox.AddAsync(device, readings, CancellationToken.None).ConfigureAwait(false);
         }
-        if (release is not null) await ReleaseAsync(release, now, ct).ConfigureAwait(false);
-        await _next.AddAsync(device, readings, ct).ConfigureAwait(false);
+        finally
+        {
+            _gate.Release();
+        }
     }
+
+    /// <summary>This moment by the monotonic clock of this boot.</summary>
+    private ClockMark Mark() => new(_boot, MonotonicMs(_clock.GetTimestamp()));
+
+    private long MonotonicMs(long timestamp) => (long)(timestamp * (1000.0 / _clock.TimestampFrequency));
 
     /// <summary>
     /// Readings are stamped with the wall clock by the poller; while held, that stamp is wrong, so it is replaced by
     /// now − (monotonic now − monotonic at reading).
     /// </summary>
-    private async Task ReleaseAsync(List<Held> held, DateTimeOffset now, CancellationToken ct)
+    private async Task ReleaseAsync(DateTimeOffset now)
     {
-        var monoNow = _clock.GetTimestamp();
-        foreach (var group in GroupConsecutive(held))
-        {
-            var fixedReadings = group.Select(h =>
-            {
-                var age = _clock.GetElapsedTime(h.Monotonic, monoNow);
-                var ts = DateTimeOffset.FromUnixTimeMilliseconds((now - age).ToUnixTimeMilliseconds());
-                return h.Reading with { Timestamp = ts, Quality = Qualities.Uncertain };
-            }).ToList();
-            Interlocked.Add(ref _corrected, fixedReadings.Count);
-            await _next.AddAsync(group[0].Device, fixedReadings, ct).ConfigureAwait(false);
-        }
+        var monoNow = MonotonicMs(_clock.GetTimestamp());
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var (released, lost) = await _outbox.ReleaseHeldAsync(mark =>
+            mark.Boot == _boot && mark.MonotonicMs <= monoNow ? DateTimeOffset.FromUnixTimeMilliseconds(nowMs - (monoNow - mark.MonotonicMs)) : null,
+            CancellationToken.None).ConfigureAwait(false);
+        _mayHold = false;
+        Interlocked.Add(ref _corrected, released);
+        if (released > 0) _log?.LogInformation("Clock trusted again: {Count} held readings re-stamped with their true time", released);
+        if (lost > 0) _log?.LogWarning("{Count} readings held before a reboot cannot be dated (the clock was never trusted in that boot); dropped", lost);
     }
 
-    private static IEnumerable<List<Held>> GroupConsecutive(List<Held> held)
+    /// <summary>Linux's id of this boot; elsewhere one per process (a restart is then treated like a reboot).</summary>
+    public static string CurrentBoot()
     {
-        var current = new List<Held>();
-        foreach (var h in held)
+        try
         {
-            if (current.Count > 0 && !ReferenceEquals(current[0].Device, h.Device) && current[0].Device != h.Device)
-            {
-                yield return current;
-                current = [];
-            }
-            current.Add(h);
+            var id = File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim();
+            if (id.Length > 0) return id;
         }
-        if (current.Count > 0) yield return current;
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return "process-" + Guid.NewGuid().ToString("N");
     }
 
     /// <summary>The build time of this agent: a clock earlier than this is certainly wrong.</summary>
@@ -144,5 +134,4 @@ public sealed class ClockGuard : IReadingSink
         return built - TimeSpan.FromDays(1);
     }
 
-    private sealed record Held(DeviceInfo Device, Reading Reading, long Monotonic);
 }

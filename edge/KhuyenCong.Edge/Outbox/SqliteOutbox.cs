@@ -15,12 +15,16 @@ public sealed class SqliteOutbox : IOutbox
     private readonly SqliteConnection _db;
     private readonly SemaphoreSlim _lock = new(1, 1);
     private readonly List<(DeviceInfo Device, Reading Reading)> _pending = [];
+    private readonly List<(DeviceInfo Device, Reading Reading, ClockMark Mark)> _pendingHeld = [];
     private readonly long _maxBytes;
     private readonly Timer _commitTimer;
     private TaskCompletionSource _available = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _depth;
     private long _dropped;
     private long _lastSequence;
+    private long _held;
+    private long _unrecoverable;
+    private long _newest = long.MinValue;
     private int _disposed;
 
     public SqliteOutbox(string path, long maxBytes, TimeSpan commitInterval)
@@ -38,10 +42,18 @@ public sealed class SqliteOutbox : IOutbox
               device TEXT NOT NULL, class TEXT NOT NULL, kiln TEXT, profile TEXT,
               point TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL, quality TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS held (
+              id INTEGER PRIMARY KEY AUTOINCREMENT,
+              device TEXT NOT NULL, class TEXT NOT NULL, kiln TEXT, profile TEXT,
+              point TEXT NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL, quality TEXT NOT NULL,
+              boot TEXT NOT NULL, mono_ms INTEGER NOT NULL);
             """);
         _depth = Scalar("SELECT COUNT(*) FROM readings");
         _dropped = Scalar("SELECT COALESCE((SELECT value FROM meta WHERE key='dropped'), 0)");
         _lastSequence = Scalar("SELECT COALESCE((SELECT value FROM meta WHERE key='seq'), 0)");
+        _held = Scalar("SELECT COUNT(*) FROM held");
+        _unrecoverable = Scalar("SELECT COALESCE((SELECT value FROM meta WHERE key='unrecoverable'), 0)");
+        _newest = Scalar($"SELECT COALESCE((SELECT value FROM meta WHERE key='newest'), (SELECT MAX(ts) FROM readings), {long.MinValue})");
         _commitTimer = new Timer(_ => _ = CommitSafelyAsync(), null, commitInterval, commitInterval);
         if (_depth > 0) _available.TrySetResult();
     }
@@ -88,76 +100,225 @@ public sealed class SqliteOutbox : IOutbox
     private void CommitPending()
     {
         List<(DeviceInfo Device, Reading Reading)> batch;
+        List<(DeviceInfo Device, Reading Reading, ClockMark Mark)> held;
         lock (_pending)
         {
-            if (_pending.Count == 0) return;
+            if (_pending.Count == 0 && _pendingHeld.Count == 0) return;
             batch = [.. _pending];
             _pending.Clear();
+            held = [.. _pendingHeld];
+            _pendingHeld.Clear();
         }
         try
         {
             using var tx = _db.BeginTransaction();
-            using var cmd = _db.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = "INSERT INTO readings (device, class, kiln, profile, point, ts, value, unit, quality) VALUES ($d, $c, $k, $p, $pt, $ts, $v, $u, $q)";
-            var pd = cmd.Parameters.Add("$d", SqliteType.Text);
-            var pc = cmd.Parameters.Add("$c", SqliteType.Text);
-            var pk = cmd.Parameters.Add("$k", SqliteType.Text);
-            var pp = cmd.Parameters.Add("$p", SqliteType.Text);
-            var ppt = cmd.Parameters.Add("$pt", SqliteType.Text);
-            var pts = cmd.Parameters.Add("$ts", SqliteType.Integer);
-            var pv = cmd.Parameters.Add("$v", SqliteType.Real);
-            var pu = cmd.Parameters.Add("$u", SqliteType.Text);
-            var pq = cmd.Parameters.Add("$q", SqliteType.Text);
-            cmd.Prepare();
-            foreach (var (d, r) in batch)
-            {
-                pd.Value = d.Id;
-                pc.Value = d.Class;
-                pk.Value = (object?)d.Kiln ?? DBNull.Value;
-                pp.Value = (object?)d.Profile ?? DBNull.Value;
-                ppt.Value = r.Point;
-                pts.Value = r.Timestamp.ToUnixTimeMilliseconds();
-                pv.Value = r.Value;
-                pu.Value = r.Unit;
-                pq.Value = r.Quality;
-                cmd.ExecuteNonQuery();
-            }
+            var newest = Insert(tx, batch);
+            InsertHeld(tx, held);
+            if (newest > _newest) SetMeta(tx, "newest", newest);
             var dropped = EnforceBudget(tx);
             tx.Commit();
-            _depth += batch.Count - dropped;
-            _dropped += dropped;
+            _depth += batch.Count - dropped.Readings;
+            _held += held.Count - dropped.Held;
+            _dropped += dropped.Readings + dropped.Held;
+            if (newest > _newest) _newest = newest;
         }
         catch
         {
-            lock (_pending) _pending.InsertRange(0, batch);
+            lock (_pending)
+            {
+                _pending.InsertRange(0, batch);
+                _pendingHeld.InsertRange(0, held);
+            }
             throw;
         }
-        _available.TrySetResult();
+        if (batch.Count > 0) _available.TrySetResult();
     }
 
-    /// <summary>Drops the oldest readings while the file is over budget; returns how many went.</summary>
-    private long EnforceBudget(SqliteTransaction tx)
+    /// <summary>Inserts readings ready to publish; returns the newest timestamp among them (ms).</summary>
+    private long Insert(SqliteTransaction tx, IEnumerable<(DeviceInfo Device, Reading Reading)> batch)
     {
-        var bytes = Bytes(tx);
-        if (bytes <= _maxBytes) return 0;
-        var rows = Scalar("SELECT COUNT(*) FROM readings", tx);
-        if (rows == 0) return 0;
-        // Free pages are reused, so dropping rows brings the live size back under budget; aim for 90 %.
-        var perRow = Math.Max(1.0, (double)bytes / rows);
-        var excess = (long)Math.Ceiling((bytes - _maxBytes * 0.9) / perRow);
-        excess = Math.Clamp(excess, 1, rows);
-        using var del = _db.CreateCommand();
-        del.Transaction = tx;
-        del.CommandText = "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT $n)";
-        del.Parameters.AddWithValue("$n", excess);
-        var n = del.ExecuteNonQuery();
+        var newest = long.MinValue;
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "INSERT INTO readings (device, class, kiln, profile, point, ts, value, unit, quality) VALUES ($d, $c, $k, $p, $pt, $ts, $v, $u, $q)";
+        var pd = cmd.Parameters.Add("$d", SqliteType.Text);
+        var pc = cmd.Parameters.Add("$c", SqliteType.Text);
+        var pk = cmd.Parameters.Add("$k", SqliteType.Text);
+        var pp = cmd.Parameters.Add("$p", SqliteType.Text);
+        var ppt = cmd.Parameters.Add("$pt", SqliteType.Text);
+        var pts = cmd.Parameters.Add("$ts", SqliteType.Integer);
+        var pv = cmd.Parameters.Add("$v", SqliteType.Real);
+        var pu = cmd.Parameters.Add("$u", SqliteType.Text);
+        var pq = cmd.Parameters.Add("$q", SqliteType.Text);
+        cmd.Prepare();
+        foreach (var (d, r) in batch)
+        {
+            var ms = r.Timestamp.ToUnixTimeMilliseconds();
+            pd.Value = d.Id;
+            pc.Value = d.Class;
+            pk.Value = (object?)d.Kiln ?? DBNull.Value;
+            pp.Value = (object?)d.Profile ?? DBNull.Value;
+            ppt.Value = r.Point;
+            pts.Value = ms;
+            pv.Value = r.Value;
+            pu.Value = r.Unit;
+            pq.Value = r.Quality;
+            cmd.ExecuteNonQuery();
+            if (ms > newest) newest = ms;
+        }
+        return newest;
+    }
+
+    private void InsertHeld(SqliteTransaction tx, List<(DeviceInfo Device, Reading Reading, ClockMark Mark)> held)
+    {
+        if (held.Count == 0) return;
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "INSERT INTO held (device, class, kiln, profile, point, value, unit, quality, boot, mono_ms) VALUES ($d, $c, $k, $p, $pt, $v, $u, $q, $b, $m)";
+        var pd = cmd.Parameters.Add("$d", SqliteType.Text);
+        var pc = cmd.Parameters.Add("$c", SqliteType.Text);
+        var pk = cmd.Parameters.Add("$k", SqliteType.Text);
+        var pp = cmd.Parameters.Add("$p", SqliteType.Text);
+        var ppt = cmd.Parameters.Add("$pt", SqliteType.Text);
+        var pv = cmd.Parameters.Add("$v", SqliteType.Real);
+        var pu = cmd.Parameters.Add("$u", SqliteType.Text);
+        var pq = cmd.Parameters.Add("$q", SqliteType.Text);
+        var pb = cmd.Parameters.Add("$b", SqliteType.Text);
+        var pm = cmd.Parameters.Add("$m", SqliteType.Integer);
+        cmd.Prepare();
+        foreach (var (d, r, mark) in held)
+        {
+            pd.Value = d.Id;
+            pc.Value = d.Class;
+            pk.Value = (object?)d.Kiln ?? DBNull.Value;
+            pp.Value = (object?)d.Profile ?? DBNull.Value;
+            ppt.Value = r.Point;
+            pv.Value = r.Value;
+            pu.Value = r.Unit;
+            pq.Value = r.Quality;
+            pb.Value = mark.Boot;
+            pm.Value = mark.MonotonicMs;
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    private void SetMeta(SqliteTransaction tx, string key, long value)
+    {
+        using var meta = _db.CreateCommand();
+        meta.Transaction = tx;
+        meta.CommandText = "INSERT INTO meta (key, value) VALUES ($k, $v) ON CONFLICT(key) DO UPDATE SET value = $v";
+        meta.Parameters.AddWithValue("$k", key);
+        meta.Parameters.AddWithValue("$v", value);
+        meta.ExecuteNonQuery();
+    }
+
+    public ValueTask HoldAsync(DeviceInfo device, IReadOnlyList<Reading> readings, ClockMark takenAt, CancellationToken ct)
+    {
+        lock (_pending)
+        {
+            foreach (var r in readings) _pendingHeld.Add((device, r, takenAt));
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    public async Task<(long Released, long Unrecoverable)> ReleaseHeldAsync(Func<ClockMark, DateTimeOffset?> trueTime, CancellationToken ct)
+    {
+        await _lock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            // Readings added before this call are older than the held ones' release; commit them first to keep order.
+            CommitPending();
+            if (_held == 0) return (0, 0);
+            var released = new List<(DeviceInfo Device, Reading Reading)>();
+            long lost = 0;
+            using (var cmd = _db.CreateCommand())
+            {
+                cmd.CommandText = "SELECT device, class, kiln, profile, point, value, unit, boot, mono_ms FROM held ORDER BY id";
+                using var r = cmd.ExecuteReader();
+                var devices = new Dictionary<(string, string, string?, string?), DeviceInfo>();
+                while (r.Read())
+                {
+                    if (trueTime(new ClockMark(r.GetString(7), r.GetInt64(8))) is not { } ts)
+                    {
+                        lost++;
+                        continue;
+                    }
+                    var key = (r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3));
+                    if (!devices.TryGetValue(key, out var device))
+                        devices[key] = device = new DeviceInfo { Id = key.Item1, Class = key.Item2, Kiln = key.Item3, Profile = key.Item4 };
+                    released.Add((device, new Reading
+                    {
+                        Device = key.Item1,
+                        Point = r.GetString(4),
+                        Timestamp = ts,
+                        Value = r.GetDouble(5),
+                        Unit = r.GetString(6),
+                        Quality = Qualities.Uncertain,
+                    }));
+                }
+            }
+            using var tx = _db.BeginTransaction();
+            var newest = Insert(tx, released);
+            using (var del = _db.CreateCommand())
+            {
+                del.Transaction = tx;
+                del.CommandText = "DELETE FROM held";
+                del.ExecuteNonQuery();
+            }
+            if (newest > _newest) SetMeta(tx, "newest", newest);
+            if (lost > 0) SetMeta(tx, "unrecoverable", _unrecoverable + lost);
+            tx.Commit();
+            _depth += released.Count;
+            _held = 0;
+            _unrecoverable += lost;
+            if (newest > _newest) _newest = newest;
+            if (released.Count > 0) _available.TrySetResult();
+            return (released.Count, lost);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Drops the oldest readings while the file is over budget: first those ready to publish, then held ones (taken
+    /// later, while the clock was untrusted). Returns how many went from each table.
+    /// </summary>
+    private (long Readings, long Held) EnforceBudget(SqliteTransaction tx)
+    {
+        long fromReady = 0, fromHeld = 0;
+        // Free pages are reused, so dropping rows brings the live size back under budget; aim for 90 %. A page is
+        // freed only when all its rows are gone, so one estimate may fall short: go round until it fits.
+        for (var bytes = Bytes(tx); bytes > _maxBytes; bytes = Bytes(tx))
+        {
+            var readyRows = Scalar("SELECT COUNT(*) FROM readings", tx);
+            var heldRows = Scalar("SELECT COUNT(*) FROM held", tx);
+            var rows = readyRows + heldRows;
+            if (rows == 0) break;
+            var perRow = Math.Max(1.0, (double)bytes / rows);
+            var excess = Math.Clamp((long)Math.Ceiling((bytes - _maxBytes * 0.9) / perRow), 1, rows);
+            var ready = DeleteOldest(tx, "readings", Math.Min(excess, readyRows));
+            fromReady += ready;
+            fromHeld += DeleteOldest(tx, "held", Math.Min(excess - ready, heldRows));
+        }
+        if (fromReady + fromHeld == 0) return (0, 0);
         using var meta = _db.CreateCommand();
         meta.Transaction = tx;
         meta.CommandText = "INSERT INTO meta (key, value) VALUES ('dropped', $n) ON CONFLICT(key) DO UPDATE SET value = value + $n";
-        meta.Parameters.AddWithValue("$n", n);
+        meta.Parameters.AddWithValue("$n", fromReady + fromHeld);
         meta.ExecuteNonQuery();
-        return n;
+        return (fromReady, fromHeld);
+    }
+
+    private long DeleteOldest(SqliteTransaction tx, string table, long n)
+    {
+        if (n <= 0) return 0;
+        using var del = _db.CreateCommand();
+        del.Transaction = tx;
+        del.CommandText = $"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT $n)";
+        del.Parameters.AddWithValue("$n", n);
+        return del.ExecuteNonQuery();
     }
 
     private long Bytes(SqliteTransaction? tx = null) =>
@@ -233,12 +394,18 @@ public sealed class SqliteOutbox : IOutbox
         try
         {
             var oldest = Scalar("SELECT COALESCE(MIN(ts), -1) FROM readings WHERE id = (SELECT MIN(id) FROM readings)");
-            return new OutboxStats(_depth, oldest < 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(oldest), _dropped, Bytes());
+            return new OutboxStats(_depth, oldest < 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(oldest), _dropped, Bytes(),
+                _held + PendingHeld(), _unrecoverable, _newest == long.MinValue ? null : DateTimeOffset.FromUnixTimeMilliseconds(_newest));
         }
         finally
         {
             _lock.Release();
         }
+    }
+
+    private int PendingHeld()
+    {
+        lock (_pending) return _pendingHeld.Count;
     }
 
     public Task WaitForReadingsAsync(CancellationToken ct) => Volatile.Read(ref _available).Task.WaitAsync(ct);
