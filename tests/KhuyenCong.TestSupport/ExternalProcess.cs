@@ -120,10 +120,19 @@ public sealed class ExternalProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits for the process to exit and its output to be read to the end; throws naming what it saw when not.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cts.Token);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            var state = File.Exists($"/proc/{Pid}/stat") ? File.ReadAllText($"/proc/{Pid}/stat") : "no /proc entry";
+            throw new TimeoutException($"{Name} (pid {Pid}) did not finish within {timeout.TotalSeconds:0} s: exited {_process.HasExited}, /proc: {state.Trim()}; output: {Output}");
+        }
         return _process.ExitCode;
     }
 

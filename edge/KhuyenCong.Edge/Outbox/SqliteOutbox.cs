@@ -138,68 +138,58 @@ public sealed class SqliteOutbox : IOutbox
     private long Insert(SqliteTransaction tx, IEnumerable<(DeviceInfo Device, Reading Reading)> batch)
     {
         var newest = long.MinValue;
-        using var cmd = _db.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = "INSERT INTO readings (device, class, kiln, profile, point, ts, value, unit, quality) VALUES ($d, $c, $k, $p, $pt, $ts, $v, $u, $q)";
-        var pd = cmd.Parameters.Add("$d", SqliteType.Text);
-        var pc = cmd.Parameters.Add("$c", SqliteType.Text);
-        var pk = cmd.Parameters.Add("$k", SqliteType.Text);
-        var pp = cmd.Parameters.Add("$p", SqliteType.Text);
-        var ppt = cmd.Parameters.Add("$pt", SqliteType.Text);
-        var pts = cmd.Parameters.Add("$ts", SqliteType.Integer);
-        var pv = cmd.Parameters.Add("$v", SqliteType.Real);
-        var pu = cmd.Parameters.Add("$u", SqliteType.Text);
-        var pq = cmd.Parameters.Add("$q", SqliteType.Text);
-        cmd.Prepare();
+        using var cmd = PrepareInsert(tx, "readings", ("ts", SqliteType.Integer));
         foreach (var (d, r) in batch)
         {
             var ms = r.Timestamp.ToUnixTimeMilliseconds();
-            pd.Value = d.Id;
-            pc.Value = d.Class;
-            pk.Value = (object?)d.Kiln ?? DBNull.Value;
-            pp.Value = (object?)d.Profile ?? DBNull.Value;
-            ppt.Value = r.Point;
-            pts.Value = ms;
-            pv.Value = r.Value;
-            pu.Value = r.Unit;
-            pq.Value = r.Quality;
+            Bind(cmd, d, r);
+            cmd.Parameters[8].Value = ms;
             cmd.ExecuteNonQuery();
             if (ms > newest) newest = ms;
         }
         return newest;
     }
 
+    /// <summary>Inserts readings held for the clock: their wall-clock stamp is worthless, the boot and monotonic time are kept instead.</summary>
     private void InsertHeld(SqliteTransaction tx, List<(DeviceInfo Device, Reading Reading, ClockMark Mark)> held)
     {
         if (held.Count == 0) return;
-        using var cmd = _db.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = "INSERT INTO held (device, class, kiln, profile, point, value, unit, quality, boot, mono_ms) VALUES ($d, $c, $k, $p, $pt, $v, $u, $q, $b, $m)";
-        var pd = cmd.Parameters.Add("$d", SqliteType.Text);
-        var pc = cmd.Parameters.Add("$c", SqliteType.Text);
-        var pk = cmd.Parameters.Add("$k", SqliteType.Text);
-        var pp = cmd.Parameters.Add("$p", SqliteType.Text);
-        var ppt = cmd.Parameters.Add("$pt", SqliteType.Text);
-        var pv = cmd.Parameters.Add("$v", SqliteType.Real);
-        var pu = cmd.Parameters.Add("$u", SqliteType.Text);
-        var pq = cmd.Parameters.Add("$q", SqliteType.Text);
-        var pb = cmd.Parameters.Add("$b", SqliteType.Text);
-        var pm = cmd.Parameters.Add("$m", SqliteType.Integer);
-        cmd.Prepare();
+        using var cmd = PrepareInsert(tx, "held", ("boot", SqliteType.Text), ("mono_ms", SqliteType.Integer));
         foreach (var (d, r, mark) in held)
         {
-            pd.Value = d.Id;
-            pc.Value = d.Class;
-            pk.Value = (object?)d.Kiln ?? DBNull.Value;
-            pp.Value = (object?)d.Profile ?? DBNull.Value;
-            ppt.Value = r.Point;
-            pv.Value = r.Value;
-            pu.Value = r.Unit;
-            pq.Value = r.Quality;
-            pb.Value = mark.Boot;
-            pm.Value = mark.MonotonicMs;
+            Bind(cmd, d, r);
+            cmd.Parameters[8].Value = mark.Boot;
+            cmd.Parameters[9].Value = mark.MonotonicMs;
             cmd.ExecuteNonQuery();
         }
+    }
+
+    private static readonly string[] ReadingColumns = ["device", "class", "kiln", "profile", "point", "value", "unit", "quality"];
+
+    /// <summary>A prepared INSERT of the columns every reading has, then <paramref name="extra"/> (parameters 8, 9 …).</summary>
+    private SqliteCommand PrepareInsert(SqliteTransaction tx, string table, params (string Name, SqliteType Type)[] extra)
+    {
+        var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        var columns = ReadingColumns.Concat(extra.Select(e => e.Name)).ToList();
+        cmd.CommandText = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", columns.Select(c => "$" + c))})";
+        foreach (var c in ReadingColumns) cmd.Parameters.Add("$" + c, c == "value" ? SqliteType.Real : SqliteType.Text);
+        foreach (var (name, type) in extra) cmd.Parameters.Add("$" + name, type);
+        cmd.Prepare();
+        return cmd;
+    }
+
+    private static void Bind(SqliteCommand cmd, DeviceInfo d, Reading r)
+    {
+        var p = cmd.Parameters;
+        p[0].Value = d.Id;
+        p[1].Value = d.Class;
+        p[2].Value = (object?)d.Kiln ?? DBNull.Value;
+        p[3].Value = (object?)d.Profile ?? DBNull.Value;
+        p[4].Value = r.Point;
+        p[5].Value = r.Value;
+        p[6].Value = r.Unit;
+        p[7].Value = r.Quality;
     }
 
     private void SetMeta(SqliteTransaction tx, string key, long value)
