@@ -32,12 +32,9 @@ public sealed class SecureEmbeddedBrokerTests
         await using var influxd = await influxdStart;
         var logs = new ListLogs();
         using var factory = logs.Factory();
-        await using var cloud = new CloudService(Sample.Config(Yaml(dir, influxd.Url, "embedded_acl")), factory);
-        await cloud.StartAsync(default);
+        await using var cloud = await Sample.StartCloudAsync(Yaml(dir, influxd.Url, "embedded_acl"), factory, "the ingestor logs in to its own broker", () => string.Join('\n', logs.Entries));
         var broker = cloud.Broker!;
-        await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor logs in to its own broker", () => string.Join('\n', logs.Entries));
-        await using var spy = await Client.ConnectAsync(broker.Port, Secure.Ingestor, Secure.IngestorPassword, "spy");
-        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await spy.SubscribeAsync("kc/v1/#"));
+        await using var spy = await Client.SpyAsync(broker.Port);
 
         // Wrong password, unknown user, anonymous: refused, and counted.
         foreach (var (user, password) in new (string?, string?)[] { (Secure.GatewayA, Secure.PasswordB), ("gw-x", "whatever"), (null, null), (Secure.Ingestor, "") })

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using KhuyenCong.Cloud.Config;
+using KhuyenCong.Cloud.Influx;
 using KhuyenCong.Contracts;
+using KhuyenCong.TestSupport;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -127,4 +129,89 @@ public static class Sample
     public const int LinesPerBatch = 4;
 
     public static LoadedCloudConfig Config(string yaml) => CloudConfigLoader.Parse(yaml, Path.Combine(Path.GetTempPath(), "cloud.yaml"));
+
+    /// <summary>Starts a cloud service from <paramref name="yaml"/> and waits until its ingestor is connected to the broker.</summary>
+    public static async Task<CloudService> StartCloudAsync(string yaml, ILoggerFactory logs, string what, Func<string>? diagnostics = null)
+    {
+        var cloud = new CloudService(Config(yaml), logs);
+        try
+        {
+            await cloud.StartAsync(default);
+            await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, what, diagnostics);
+            return cloud;
+        }
+        catch
+        {
+            await cloud.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The cloud config of an ingestor that reads <paramref name="broker"/> as <paramref name="clientId"/> and writes
+    /// <paramref name="database"/> of the influxd at <paramref name="influxUrl"/>; the extras are indented lines added to
+    /// the mqtt and ingest sections.
+    /// </summary>
+    public static string IngestYaml(MosquittoServer broker, string influxUrl, string database, string clientId, string extraMqtt = "", string extraIngest = "", string flushInterval = "50ms") => $$"""
+        mqtt:
+          url: {{broker.Url}}
+          client_id: {{clientId}}
+        {{extraMqtt}}
+        influx:
+          url: {{influxUrl}}
+          database: {{database}}
+        ingest:
+          flush_interval: {{flushInterval}}
+        {{extraIngest}}
+        """;
+}
+
+/// <summary>
+/// influxd on a data directory and a port that outlive a restart, so a test can take InfluxDB away and bring it back
+/// with its data at the same address.
+/// </summary>
+public sealed class RestartableInfluxd : IAsyncDisposable
+{
+    private readonly TempDirectory _dir;
+    private readonly int _port;
+
+    private RestartableInfluxd(TempDirectory dir, int port, LocalInfluxd first)
+    {
+        _dir = dir;
+        _port = port;
+        Current = first;
+    }
+
+    /// <summary>The influxd running now (or stopped or killed by the test).</summary>
+    public LocalInfluxd Current { get; private set; }
+
+    public string Url => Current.Url;
+
+    public static async Task<RestartableInfluxd> StartAsync(string name)
+    {
+        var dir = new TempDirectory(name);
+        try
+        {
+            var port = FreePort.Next();
+            return new RestartableInfluxd(dir, port, await LocalInfluxd.StartAsync(dir.Path, port));
+        }
+        catch
+        {
+            dir.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Stops what is left of the current influxd and starts a new one on the same data and port.</summary>
+    public async Task RestartAsync()
+    {
+        await Current.DisposeAsync();
+        Current = await LocalInfluxd.StartAsync(_dir.Path, _port);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Current.DisposeAsync();
+        _dir.Dispose();
+    }
 }

@@ -105,6 +105,22 @@ public sealed class Client : IAsyncDisposable
         return c;
     }
 
+    /// <summary>Another reader with the ingestor's login, subscribed to every gateway topic: it sees everything the broker delivers.</summary>
+    public static async Task<Client> SpyAsync(int port)
+    {
+        var spy = await ConnectAsync(port, Secure.Ingestor, Secure.IngestorPassword, "spy");
+        try
+        {
+            Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await spy.SubscribeAsync("kc/v1/#"));
+            return spy;
+        }
+        catch
+        {
+            await spy.DisposeAsync();
+            throw;
+        }
+    }
+
     public bool IsConnected => _client.IsConnected;
 
     /// <summary>Why the connection last ended (for failure messages).</summary>
