@@ -3,6 +3,7 @@ using KhuyenCong.Cloud.Influx;
 using KhuyenCong.Cloud.Tests.Support;
 using KhuyenCong.Contracts;
 using KhuyenCong.TestSupport;
+using KhuyenCong.TestSupport.Pipeline;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

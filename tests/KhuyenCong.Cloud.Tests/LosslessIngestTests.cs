@@ -1,6 +1,7 @@
 using KhuyenCong.Cloud.Influx;
 using KhuyenCong.Cloud.Tests.Support;
 using KhuyenCong.TestSupport;
+using KhuyenCong.TestSupport.Pipeline;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KhuyenCong.Cloud.Tests;
