@@ -51,17 +51,7 @@ public sealed class LivePipeline : IAsyncLifetime
               - {"{"} name: auditor, role: auditor, sites: [{Site}, {OtherSite}], token_sha256: {AccessList.Hash(AuditorToken)} {"}"}
               - {"{"} name: centre, role: centre, token_sha256: {AccessList.Hash(CentreToken)} {"}"}
             """);
-        var config = Path.Combine(RepoPaths.Root, "firmware-config");
-        File.WriteAllText(Dir.File("cloud.yaml"), $"""
-            embedded_broker: {"{"} bind: 127.0.0.1, port: 0 {"}"}
-            influx: {"{"} url: "{Influxd.Url}", api: v1, database: web {"}"}
-            registry: {Path.Combine(config, "sites", "sites.yaml")}
-            factors: {Path.Combine(config, "factors")}
-            data_dir: {Dir.File("data")}
-            http: {"{"} bind: 127.0.0.1, port: 0, access_file: access.yaml {"}"}
-            """);
-        Cloud = CloudService.FromFile(Dir.File("cloud.yaml"), NullLoggerFactory.Instance);
-        await Cloud.StartAsync(default);
+        Cloud = await StartCloudAsync(Dir, Influxd.Url, "web");
 
         // Completed firings of kiln-1 as the analytics jobs write them (docs/schema.md, measurement `firing`), so the
         // page has a recent SEC and a usual firing length to project from. Short, like the demo's compressed firings.
@@ -90,6 +80,35 @@ public sealed class LivePipeline : IAsyncLifetime
 
         Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
         Browser = await Playwright.Chromium.LaunchAsync(new() { ExecutablePath = "/usr/bin/chromium", Args = ["--no-sandbox", "--disable-gpu", "--headless=new"] });
+    }
+
+    /// <summary>
+    /// Starts the cloud service (embedded broker, ingestor, HTTP on free ports) with the repository's site registry and
+    /// factor files, writing <paramref name="database"/> at <paramref name="influxUrl"/>; its users are the access list
+    /// <c>access.yaml</c> in <paramref name="dir"/>.
+    /// </summary>
+    public static async Task<CloudService> StartCloudAsync(TempDirectory dir, string influxUrl, string database)
+    {
+        var config = Path.Combine(RepoPaths.Root, "firmware-config");
+        File.WriteAllText(dir.File("cloud.yaml"), $"""
+            embedded_broker: {"{"} bind: 127.0.0.1, port: 0 {"}"}
+            influx: {"{"} url: "{influxUrl}", api: v1, database: {database} {"}"}
+            registry: {Path.Combine(config, "sites", "sites.yaml")}
+            factors: {Path.Combine(config, "factors")}
+            data_dir: {dir.File("data")}
+            http: {"{"} bind: 127.0.0.1, port: 0, access_file: access.yaml {"}"}
+            """);
+        var cloud = CloudService.FromFile(dir.File("cloud.yaml"), NullLoggerFactory.Instance);
+        try
+        {
+            await cloud.StartAsync(default);
+            return cloud;
+        }
+        catch
+        {
+            await cloud.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>A new browser context (its own cookies), optionally the size of a phone.</summary>

@@ -1,9 +1,7 @@
 using System.Net.Http.Headers;
-using KhuyenCong.Cloud;
 using KhuyenCong.Cloud.Access;
 using KhuyenCong.TestSupport;
 using KhuyenCong.TestSupport.Pipeline;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KhuyenCong.Web.Tests;
 
@@ -26,17 +24,7 @@ public sealed class LiveStreamTests
             users:
               - {"{"} name: centre, role: centre, token_sha256: {AccessList.Hash(token)} {"}"}
             """);
-        var config = Path.Combine(RepoPaths.Root, "firmware-config");
-        File.WriteAllText(dir.File("cloud.yaml"), $"""
-            embedded_broker: {"{"} bind: 127.0.0.1, port: 0 {"}"}
-            influx: {"{"} url: "{influxd.Url}", api: v1, database: live {"}"}
-            registry: {Path.Combine(config, "sites", "sites.yaml")}
-            factors: {Path.Combine(config, "factors")}
-            data_dir: {dir.File("data")}
-            http: {"{"} bind: 127.0.0.1, port: 0, access_file: access.yaml {"}"}
-            """);
-        await using var cloud = CloudService.FromFile(dir.File("cloud.yaml"), NullLoggerFactory.Instance);
-        await cloud.StartAsync(default);
+        await using var cloud = await LivePipeline.StartCloudAsync(dir, influxd.Url, "live");
         using var http = new HttpClient { BaseAddress = cloud.Web!.Url, Timeout = Timeout.InfiniteTimeSpan };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
 
