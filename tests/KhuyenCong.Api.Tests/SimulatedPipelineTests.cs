@@ -3,16 +3,12 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using KhuyenCong.Analytics.Factors;
 using KhuyenCong.Cloud;
 using KhuyenCong.Cloud.Access;
-using KhuyenCong.Cloud.Config;
 using KhuyenCong.Cloud.Demo;
 using KhuyenCong.Cloud.Influx;
-using KhuyenCong.Cloud.Jobs;
-using KhuyenCong.Cloud.Production;
-using KhuyenCong.Cloud.Sites;
 using KhuyenCong.TestSupport;
+using KhuyenCong.TestSupport.Pipeline;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KhuyenCong.Api.Tests;
@@ -30,26 +26,20 @@ public sealed class SimulatedPipelineFixture : IAsyncLifetime
     public static readonly DateTimeOffset To = From.AddDays(2);
 
     private readonly TempDirectory _dir = new("kc-api-pipeline");
-    public LocalInfluxd Influxd { get; private set; } = null!;
-    public InfluxQlClient Influx { get; private set; } = null!;
+    private SimulatedSite _site = null!;
+    public LocalInfluxd Influxd => _site.Influxd;
+    public InfluxQlClient Influx => _site.Influx;
     public CloudService Cloud { get; private set; } = null!;
     public HistoryResult History { get; private set; } = null!;
     public Dictionary<string, string> Tokens { get; } = new(StringComparer.Ordinal);
-    public string SitesFile => Path.Combine(RepoPaths.Root, "firmware-config", "sites", "sites.yaml");
-    public string FactorsDir => Path.Combine(RepoPaths.Root, "firmware-config", "factors");
     public string LedgerFile => Path.Combine(_dir.Path, "data", "production.db");
 
     public async Task InitializeAsync()
     {
-        Influxd = await LocalInfluxd.StartAsync();
-        Influx = new InfluxQlClient(Influxd.Url, Database, timeout: TimeSpan.FromMinutes(2));
-        using (var sink = new InfluxV1Sink(new InfluxConfig { Url = Influxd.Url, Database = Database }, password: null))
-        using (var production = new ProductionStore(LedgerFile))
-        {
-            await sink.PrepareAsync(default);
-            History = await SimulatedHistory.WriteAsync(sink, Path.Combine(RepoPaths.Gateways, "demo-workshop.yaml"), From, To, production);
-            await RunJobAsync(sink, production);
-        }
+        // The ledger is the one the cloud service keeps in its data_dir, so the API sees the simulated production entries.
+        _site = await SimulatedSite.StartAsync(null, Database, LedgerFile, queryTimeout: TimeSpan.FromMinutes(2));
+        History = await _site.WriteHistoryAsync(From, To);
+        await RunJobAsync();
         var users = "version: 1\nusers:\n";
         foreach (var (name, role, sites) in new[] { ("operator", "operator", $"[{Site}]"), ("centre", "centre", "") })
         {
@@ -60,8 +50,8 @@ public sealed class SimulatedPipelineFixture : IAsyncLifetime
         File.WriteAllText(Path.Combine(_dir.Path, "cloud.yaml"), $$"""
             embedded_broker: { bind: 127.0.0.1, port: 0 }
             influx: { url: "{{Influxd.Url}}", database: {{Database}} }
-            registry: "{{SitesFile}}"
-            factors: "{{FactorsDir}}"
+            registry: "{{SimulatedSite.SitesFile}}"
+            factors: "{{SimulatedSite.FactorsDir}}"
             data_dir: data
             http: { bind: 127.0.0.1, port: 0, access_file: access.yaml }
             """);
@@ -70,12 +60,9 @@ public sealed class SimulatedPipelineFixture : IAsyncLifetime
     }
 
     /// <summary>Recomputes the derived series of the two days from the raw data and the ledger, as <c>kc-cloud recompute</c> does.</summary>
-    public async Task RunJobAsync(ITimeSeriesSink? sink = null, ProductionStore? production = null)
+    public async Task RunJobAsync()
     {
-        using var ownSink = sink is null ? new InfluxV1Sink(new InfluxConfig { Url = Influxd.Url, Database = Database }, password: null) : null;
-        using var ownLedger = production is null ? new ProductionStore(LedgerFile) : null;
-        var job = new AnalyticsJob(SiteRegistry.Load(SitesFile), FactorSet.LoadDirectory(FactorsDir), Influx, sink ?? ownSink!, production ?? ownLedger!);
-        var run = await job.RunAsync(From, To, "recompute", default);
+        var run = await _site.RunJobsAsync(From, To);
         Assert.Null(run.Error);
     }
 
@@ -89,8 +76,7 @@ public sealed class SimulatedPipelineFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         if (Cloud is not null) await Cloud.DisposeAsync();
-        Influx?.Dispose();
-        if (Influxd is not null) await Influxd.DisposeAsync();
+        if (_site is not null) await _site.DisposeAsync();
         _dir.Dispose();
     }
 }

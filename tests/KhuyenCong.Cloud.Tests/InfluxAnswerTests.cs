@@ -16,17 +16,6 @@ namespace KhuyenCong.Cloud.Tests;
 /// </summary>
 public sealed class InfluxAnswerTests
 {
-    private static string Yaml(MosquittoServer broker, string influxUrl, string database, string clientId) => $$"""
-        mqtt:
-          url: {{broker.Url}}
-          client_id: {{clientId}}
-        influx:
-          url: {{influxUrl}}
-          database: {{database}}
-        ingest:
-          flush_interval: 200ms
-        """;
-
     [Fact]
     public async Task Busy_answers_503_and_429_are_retried_no_sooner_than_Retry_After_and_401_is_logged_as_an_error_nothing_acknowledged_meanwhile()
     {
@@ -45,7 +34,7 @@ public sealed class InfluxAnswerTests
         });
         var logs = new ListLogs();
         using var factory = logs.Factory();
-        cloud = new CloudService(Sample.Config(Yaml(mosquitto, proxy.Url, "busy", "ingestor-busy")), factory);
+        cloud = new CloudService(Sample.Config(Sample.IngestYaml(mosquitto, proxy.Url, "busy", "ingestor-busy", flushInterval: "200ms")), factory);
         await using var _ = cloud;
         await cloud.StartAsync(default);
         await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
@@ -79,7 +68,7 @@ public sealed class InfluxAnswerTests
         await using var influxd = await influxdStart;
         // This "InfluxDB" takes at most 3 lines per request.
         await using var proxy = InfluxProxy.Start(influxd.Url, w => w.Lines > 3 ? new Answer(413, "{\"error\":\"Request Entity Too Large\"}") : null);
-        await using var cloud = new CloudService(Sample.Config(Yaml(mosquitto, proxy.Url, "split", "ingestor-split")), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        await using var cloud = new CloudService(Sample.Config(Sample.IngestYaml(mosquitto, proxy.Url, "split", "ingestor-split", flushInterval: "200ms")), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
         await cloud.StartAsync(default);
         await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
 
@@ -114,7 +103,7 @@ public sealed class InfluxAnswerTests
         await using var proxy = InfluxProxy.Start(influxd.Url, w => w.Body.Split('\n').Any(l => l.Contains(",gateway=gw-bad,", StringComparison.Ordinal) && !l.StartsWith("rejected,", StringComparison.Ordinal))
             ? new Answer(400, "{\"error\":\"partial write: field type conflict: input field \\\"power_w\\\" on measurement \\\"meter\\\" is type string, already exists as type float dropped=1\"}")
             : null);
-        await using var cloud = new CloudService(Sample.Config(Yaml(mosquitto, proxy.Url, "refused", "ingestor-refused")), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        await using var cloud = new CloudService(Sample.Config(Sample.IngestYaml(mosquitto, proxy.Url, "refused", "ingestor-refused", flushInterval: "200ms")), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
         await cloud.StartAsync(default);
         await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
 

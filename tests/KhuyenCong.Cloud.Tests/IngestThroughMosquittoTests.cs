@@ -3,6 +3,7 @@ using KhuyenCong.Cloud.Influx;
 using KhuyenCong.Cloud.Tests.Support;
 using KhuyenCong.Contracts;
 using KhuyenCong.TestSupport;
+using KhuyenCong.TestSupport.Pipeline;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -11,27 +12,13 @@ namespace KhuyenCong.Cloud.Tests;
 /// <summary>Real mosquitto 2.0.11 → the ingestor → real influxd 1.6.7 over the v1 transport, read back with InfluxQL.</summary>
 public sealed class IngestThroughMosquittoTests
 {
-    private static string Yaml(MosquittoServer broker, string influxUrl, string database, string clientId, string extraMqtt = "") => $$"""
-        mqtt:
-          url: {{broker.Url}}
-          client_id: {{clientId}}
-        {{extraMqtt}}
-        influx:
-          url: {{influxUrl}}
-          database: {{database}}
-        ingest:
-          flush_interval: 50ms
-        """;
-
     [Fact]
     public async Task A_batch_published_through_mosquitto_lands_in_influxd_with_its_exact_values_tags_and_timestamps()
     {
         var influxdStart = LocalInfluxd.StartAsync();
         await using var mosquitto = await MosquittoServer.StartAsync();
         await using var influxd = await influxdStart;
-        await using var cloud = new CloudService(Sample.Config(Yaml(mosquitto, influxd.Url, "exact", "ingestor-exact")), NullLoggerFactory.Instance);
-        await cloud.StartAsync(default);
-        await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor connects", () => mosquitto.Output);
+        await using var cloud = await Sample.StartCloudAsync(Sample.IngestYaml(mosquitto, influxd.Url, "exact", "ingestor-exact"), NullLoggerFactory.Instance, "the ingestor connects", () => mosquitto.Output);
 
         var t = Sample.T0;
         await using (var gw = await TestPublisher.ConnectAsync(mosquitto.Port))
@@ -79,9 +66,7 @@ public sealed class IngestThroughMosquittoTests
         await using var influxd = await influxdStart;
         var logs = new ListLogs();
         using var factory = logs.Factory();
-        await using var cloud = new CloudService(Sample.Config(Yaml(mosquitto, influxd.Url, "bad", "ingestor-bad")), factory);
-        await cloud.StartAsync(default);
-        await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor connects");
+        await using var cloud = await Sample.StartCloudAsync(Sample.IngestYaml(mosquitto, influxd.Url, "bad", "ingestor-bad"), factory, "the ingestor connects");
 
         var good = Encoding.UTF8.GetString(TelemetryCodec.Encode(Sample.Batch("site-a", "gw-1", 1, Sample.T0)));
         var topic = Topics.Telemetry("site-a", "gw-1");
@@ -121,79 +106,57 @@ public sealed class IngestThroughMosquittoTests
     [Fact]
     public async Task While_influxd_is_down_nothing_is_acknowledged_and_the_message_lands_when_it_comes_back()
     {
-        using var dataDir = new TempDirectory("kc-influx-outage");
-        var port = FreePort.Next();
-        var influxd = await LocalInfluxd.StartAsync(dataDir.Path, port);
-        try
-        {
-            await using var mosquitto = await MosquittoServer.StartAsync();
-            await using var cloud = new CloudService(Sample.Config(Yaml(mosquitto, influxd.Url, "outage", "ingestor-outage")), NullLoggerFactory.Instance);
-            await cloud.StartAsync(default);
-            await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor connects");
-            await using var gw = await TestPublisher.ConnectAsync(mosquitto.Port);
-            await gw.PublishAsync(Sample.Batch("site-o", "gw-1", 1, Sample.T0));
-            await Wait.ForAsync(ct => cloud.WaitForPointsAsync(Sample.LinesPerBatch, ct), "the first batch is written");
-            await Wait.UntilAsync(() => cloud.Ingestor.Stats.Acknowledgements == 1, "the first batch is acknowledged");
+        await using var influxd = await RestartableInfluxd.StartAsync("kc-influx-outage");
+        await using var mosquitto = await MosquittoServer.StartAsync();
+        await using var cloud = await Sample.StartCloudAsync(Sample.IngestYaml(mosquitto, influxd.Url, "outage", "ingestor-outage"), NullLoggerFactory.Instance, "the ingestor connects");
+        await using var gw = await TestPublisher.ConnectAsync(mosquitto.Port);
+        await gw.PublishAsync(Sample.Batch("site-o", "gw-1", 1, Sample.T0));
+        await Wait.ForAsync(ct => cloud.WaitForPointsAsync(Sample.LinesPerBatch, ct), "the first batch is written");
+        await Wait.UntilAsync(() => cloud.Ingestor.Stats.Acknowledgements == 1, "the first batch is acknowledged");
 
-            await influxd.StopAsync();
-            await gw.PublishAsync(Sample.Batch("site-o", "gw-1", 2, Sample.T0.AddMinutes(1)));
-            await Wait.UntilAsync(() => cloud.Ingestor.Stats.WriteFailures >= 2, "writes to the stopped influxd fail and are retried", () => cloud.Ingestor.Stats.ToString());
-            Assert.Equal(1, cloud.Ingestor.Stats.Acknowledgements);
-            Assert.Equal(Sample.LinesPerBatch, cloud.Ingestor.Stats.PointsWritten);
+        await influxd.Current.StopAsync();
+        await gw.PublishAsync(Sample.Batch("site-o", "gw-1", 2, Sample.T0.AddMinutes(1)));
+        await Wait.UntilAsync(() => cloud.Ingestor.Stats.WriteFailures >= 2, "writes to the stopped influxd fail and are retried", () => cloud.Ingestor.Stats.ToString());
+        Assert.Equal(1, cloud.Ingestor.Stats.Acknowledgements);
+        Assert.Equal(Sample.LinesPerBatch, cloud.Ingestor.Stats.PointsWritten);
 
-            await influxd.DisposeAsync();
-            influxd = await LocalInfluxd.StartAsync(dataDir.Path, port);
-            await Wait.ForAsync(ct => cloud.WaitForPointsAsync(2 * Sample.LinesPerBatch, ct), "the second batch is written after influxd returns", () => cloud.Ingestor.Stats.ToString());
-            await Wait.UntilAsync(() => cloud.Ingestor.Stats.Acknowledgements == 2, "the second batch is acknowledged");
+        await influxd.RestartAsync();
+        await Wait.ForAsync(ct => cloud.WaitForPointsAsync(2 * Sample.LinesPerBatch, ct), "the second batch is written after influxd returns", () => cloud.Ingestor.Stats.ToString());
+        await Wait.UntilAsync(() => cloud.Ingestor.Stats.Acknowledgements == 2, "the second batch is acknowledged");
 
-            using var influx = new InfluxQlClient(influxd.Url, "outage");
-            var meter = Assert.Single(await influx.QueryAsync("SELECT energy_import_kwh FROM meter WHERE site = 'site-o'"));
-            Assert.Equal([Sample.T0, Sample.T0.AddSeconds(5), Sample.T0.AddMinutes(1), Sample.T0.AddMinutes(1).AddSeconds(5)], meter.Times());
-            Assert.Equal([10234.5, 10234.52 + 1, 10234.5, 10234.52 + 2], meter.Numbers("energy_import_kwh"));
-        }
-        finally
-        {
-            await influxd.DisposeAsync();
-        }
+        using var influx = new InfluxQlClient(influxd.Url, "outage");
+        var meter = Assert.Single(await influx.QueryAsync("SELECT energy_import_kwh FROM meter WHERE site = 'site-o'"));
+        Assert.Equal([Sample.T0, Sample.T0.AddSeconds(5), Sample.T0.AddMinutes(1), Sample.T0.AddMinutes(1).AddSeconds(5)], meter.Times());
+        Assert.Equal([10234.5, 10234.52 + 1, 10234.5, 10234.52 + 2], meter.Numbers("energy_import_kwh"));
     }
 
     [Fact]
     public async Task A_message_left_unacknowledged_when_the_ingestor_stops_during_an_outage_is_redelivered_to_its_successor()
     {
-        using var dataDir = new TempDirectory("kc-influx-redeliver");
-        var port = FreePort.Next();
-        var influxd = await LocalInfluxd.StartAsync(dataDir.Path, port);
-        try
+        await using var influxd = await RestartableInfluxd.StartAsync("kc-influx-redeliver");
+        await using var mosquitto = await MosquittoServer.StartAsync();
+        var yaml = Sample.IngestYaml(mosquitto, influxd.Url, "redeliver", "ingestor-redeliver");
+        await using (var first = new CloudService(Sample.Config(yaml), NullLoggerFactory.Instance))
         {
-            await using var mosquitto = await MosquittoServer.StartAsync();
-            var yaml = Yaml(mosquitto, influxd.Url, "redeliver", "ingestor-redeliver");
-            await using (var first = new CloudService(Sample.Config(yaml), NullLoggerFactory.Instance))
-            {
-                await first.StartAsync(default);
-                await Wait.UntilAsync(() => first.Ingestor.IsConnected, "the first ingestor connects");
-                await influxd.StopAsync();
-                await using var gw = await TestPublisher.ConnectAsync(mosquitto.Port);
-                await gw.PublishAsync(Sample.Batch("site-r", "gw-1", 1, Sample.T0));
-                await Wait.UntilAsync(() => first.Ingestor.Stats.WriteFailures >= 1, "the first ingestor fails to write", () => first.Ingestor.Stats.ToString());
-                Assert.Equal(0, first.Ingestor.Stats.Acknowledgements);
-            }
-
-            await influxd.DisposeAsync();
-            influxd = await LocalInfluxd.StartAsync(dataDir.Path, port);
-            // Same client id: the broker kept the session and the unacknowledged message in it.
-            await using var second = new CloudService(Sample.Config(yaml), NullLoggerFactory.Instance);
-            await second.StartAsync(default);
-            await Wait.ForAsync(ct => second.WaitForPointsAsync(Sample.LinesPerBatch, ct), "the redelivered batch is written", () => second.Ingestor.Stats.ToString());
-            await Wait.UntilAsync(() => second.Ingestor.Stats.Acknowledgements == 1, "the redelivered batch is acknowledged");
-
-            using var influx = new InfluxQlClient(influxd.Url, "redeliver");
-            var meter = Assert.Single(await influx.QueryAsync("SELECT energy_import_kwh FROM meter"));
-            Assert.Equal([10234.5, 10234.52 + 1], meter.Numbers("energy_import_kwh"));
+            await first.StartAsync(default);
+            await Wait.UntilAsync(() => first.Ingestor.IsConnected, "the first ingestor connects");
+            await influxd.Current.StopAsync();
+            await using var gw = await TestPublisher.ConnectAsync(mosquitto.Port);
+            await gw.PublishAsync(Sample.Batch("site-r", "gw-1", 1, Sample.T0));
+            await Wait.UntilAsync(() => first.Ingestor.Stats.WriteFailures >= 1, "the first ingestor fails to write", () => first.Ingestor.Stats.ToString());
+            Assert.Equal(0, first.Ingestor.Stats.Acknowledgements);
         }
-        finally
-        {
-            await influxd.DisposeAsync();
-        }
+
+        await influxd.RestartAsync();
+        // Same client id: the broker kept the session and the unacknowledged message in it.
+        await using var second = new CloudService(Sample.Config(yaml), NullLoggerFactory.Instance);
+        await second.StartAsync(default);
+        await Wait.ForAsync(ct => second.WaitForPointsAsync(Sample.LinesPerBatch, ct), "the redelivered batch is written", () => second.Ingestor.Stats.ToString());
+        await Wait.UntilAsync(() => second.Ingestor.Stats.Acknowledgements == 1, "the redelivered batch is acknowledged");
+
+        using var influx = new InfluxQlClient(influxd.Url, "redeliver");
+        var meter = Assert.Single(await influx.QueryAsync("SELECT energy_import_kwh FROM meter"));
+        Assert.Equal([10234.5, 10234.52 + 1], meter.Numbers("energy_import_kwh"));
     }
 
     [Fact]
@@ -203,8 +166,8 @@ public sealed class IngestThroughMosquittoTests
         await using var mosquitto = await MosquittoServer.StartAsync();
         await using var influxd = await influxdStart;
         const string shared = "  shared_group: ingestors";
-        await using var a = new CloudService(Sample.Config(Yaml(mosquitto, influxd.Url, "shared", "ingestor-a", shared)), NullLoggerFactory.Instance);
-        await using var b = new CloudService(Sample.Config(Yaml(mosquitto, influxd.Url, "shared", "ingestor-b", shared)), NullLoggerFactory.Instance);
+        await using var a = new CloudService(Sample.Config(Sample.IngestYaml(mosquitto, influxd.Url, "shared", "ingestor-a", shared)), NullLoggerFactory.Instance);
+        await using var b = new CloudService(Sample.Config(Sample.IngestYaml(mosquitto, influxd.Url, "shared", "ingestor-b", shared)), NullLoggerFactory.Instance);
         await a.StartAsync(default);
         await b.StartAsync(default);
         Assert.Equal(["$share/ingestors/kc/v1/+/+/telemetry", "$share/ingestors/kc/v1/+/+/status"], a.Ingestor.Subscriptions);
@@ -230,9 +193,7 @@ public sealed class IngestThroughMosquittoTests
         var influxdStart = LocalInfluxd.StartAsync();
         await using var mosquitto = await MosquittoServer.StartAsync();
         await using var influxd = await influxdStart;
-        await using var cloud = new CloudService(Sample.Config(Yaml(mosquitto, influxd.Url, "reconnect", "ingestor-reconnect")), NullLoggerFactory.Instance);
-        await cloud.StartAsync(default);
-        await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor connects");
+        await using var cloud = await Sample.StartCloudAsync(Sample.IngestYaml(mosquitto, influxd.Url, "reconnect", "ingestor-reconnect"), NullLoggerFactory.Instance, "the ingestor connects");
 
         await mosquitto.KillAsync();
         await Wait.UntilAsync(() => !cloud.Ingestor.IsConnected, "the ingestor notices the broker is gone");

@@ -32,12 +32,9 @@ public sealed class SecureEmbeddedBrokerTests
         await using var influxd = await influxdStart;
         var logs = new ListLogs();
         using var factory = logs.Factory();
-        await using var cloud = new CloudService(Sample.Config(Yaml(dir, influxd.Url, "embedded_acl")), factory);
-        await cloud.StartAsync(default);
+        await using var cloud = await Sample.StartCloudAsync(Yaml(dir, influxd.Url, "embedded_acl"), factory, "the ingestor logs in to its own broker", () => string.Join('\n', logs.Entries));
         var broker = cloud.Broker!;
-        await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor logs in to its own broker", () => string.Join('\n', logs.Entries));
-        await using var spy = await Client.ConnectAsync(broker.Port, Secure.Ingestor, Secure.IngestorPassword, "spy");
-        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await spy.SubscribeAsync("kc/v1/#"));
+        await using var spy = await Client.SpyAsync(broker.Port);
 
         // Wrong password, unknown user, anonymous: refused, and counted.
         foreach (var (user, password) in new (string?, string?)[] { (Secure.GatewayA, Secure.PasswordB), ("gw-x", "whatever"), (null, null), (Secure.Ingestor, "") })
@@ -113,14 +110,14 @@ public sealed class SecureEmbeddedBrokerTests
         var influxdStart = LocalInfluxd.StartAsync();
         using var dir = new TempDirectory("kc-secure-embedded-tls");
         Secure.WriteFiles(dir.Path);
-        IngestorPki.Create(dir.File("certs"));
+        using var pki = await TestCertificates.CreateAsync();
         await using var influxd = await influxdStart;
         await using var cloud = new CloudService(Sample.Config($$"""
             embedded_broker:
               bind: 127.0.0.1
               port: 0
               password_file: {{dir.Path}}/passwd
-              tls: { port: 0, cert_file: {{dir.Path}}/certs/server.crt, key_file: {{dir.Path}}/certs/server.key }
+              tls: { port: 0, cert_file: {{pki.ServerCertFile}}, key_file: {{pki.ServerKeyFile}} }
             influx: { url: "{{influxd.Url}}", database: embedded_tls }
             registry: {{dir.Path}}/sites.yaml
             ingest: { flush_interval: 50ms }
@@ -132,7 +129,7 @@ public sealed class SecureEmbeddedBrokerTests
         await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor connects");
 
         void Tls(MqttClientOptionsBuilder b) => b.WithTcpServer("127.0.0.1", broker.TlsPort)
-            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(IngestorPki.Ca(dir.File("certs"))));
+            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(pki.Ca()));
         await using (var wrong = await Client.ConnectAsync(0, Secure.GatewayA, Secure.PasswordB, "gw-a-wrong", Tls, expectSuccess: false))
             Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, wrong.Connection!.ResultCode);
         await using (var gwA = await Client.ConnectAsync(0, Secure.GatewayA, Secure.PasswordA, "gw-a-tls", Tls))
@@ -145,9 +142,7 @@ public sealed class SecureEmbeddedBrokerTests
         Assert.Equal("site-a", Assert.Single(await influx.QueryAsync("SELECT energy_import_kwh FROM meter GROUP BY site")).Tags["site"]);
 
         // A client that trusts another CA does not get through.
-        using var other = new TempDirectory("kc-other-ca");
-        IngestorPki.Create(other.Path);
         await Assert.ThrowsAnyAsync<Exception>(async () => await Client.ConnectAsync(0, Secure.GatewayA, Secure.PasswordA, "gw-a-wrong-ca", b => b.WithTcpServer("127.0.0.1", broker.TlsPort)
-            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(IngestorPki.Ca(other.Path)))));
+            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(pki.OtherCa()))));
     }
 }

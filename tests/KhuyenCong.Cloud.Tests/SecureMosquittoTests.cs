@@ -55,12 +55,8 @@ public sealed class SecureMosquittoTests
         var logs = new ListLogs();
         using var factory = logs.Factory();
         // Shared subscription, as several ingestors use it: the ACL's `topic read kc/v1/#` must allow $share/… too.
-        await using var cloud = new CloudService(Sample.Config(CloudYaml(mosquitto, influxd.Url, "acl", "ingestor-acl", "  shared_group: ingestors")), factory);
-        await cloud.StartAsync(default);
-        await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor logs in and subscribes", () => mosquitto.Output + string.Join('\n', logs.Entries));
-        // Another reader with the ingestor's login sees everything mosquitto delivers.
-        await using var spy = await Client.ConnectAsync(mosquitto.Port, Secure.Ingestor, Secure.IngestorPassword, "spy");
-        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await spy.SubscribeAsync("kc/v1/#"));
+        await using var cloud = await Sample.StartCloudAsync(CloudYaml(mosquitto, influxd.Url, "acl", "ingestor-acl", "  shared_group: ingestors"), factory, "the ingestor logs in and subscribes", () => mosquitto.Output + string.Join('\n', logs.Entries));
+        await using var spy = await Client.SpyAsync(mosquitto.Port);
 
         // Wrong password, unknown user, anonymous: refused.
         foreach (var (user, password) in new (string?, string?)[] { (Secure.GatewayA, Secure.PasswordB), ("gw-x", "whatever"), (null, null) })
@@ -119,9 +115,7 @@ public sealed class SecureMosquittoTests
         await using var influxd = await influxdStart;
         var logs = new ListLogs();
         using var factory = logs.Factory();
-        await using var cloud = new CloudService(Sample.Config(CloudYaml(mosquitto, influxd.Url, "forged", "ingestor-forged")), factory);
-        await cloud.StartAsync(default);
-        await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor connects", () => mosquitto.Output);
+        await using var cloud = await Sample.StartCloudAsync(CloudYaml(mosquitto, influxd.Url, "forged", "ingestor-forged"), factory, "the ingestor connects", () => mosquitto.Output);
 
         await using (var forger = await Client.ConnectAsync(mosquitto.Port, "forger", "pw-forger-1", "forger"))
         {
@@ -161,10 +155,8 @@ public sealed class SecureMosquittoTests
         var influxdStart = LocalInfluxd.StartAsync();
         await using var mosquitto = await StartSecuredAsync("\nuser forger\ntopic write kc/v1/#\n");
         await using var influxd = await influxdStart;
-        await using var cloud = new CloudService(Sample.Config(CloudYaml(mosquitto, influxd.Url, "health", "ingestor-health",
-            "  subscriptions: [\"kc/v1/+/+/telemetry\", \"kc/v1/+/+/status\", \"kc/v1/+/+/health\"]")), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
-        await cloud.StartAsync(default);
-        await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, "the ingestor connects", () => mosquitto.Output);
+        await using var cloud = await Sample.StartCloudAsync(CloudYaml(mosquitto, influxd.Url, "health", "ingestor-health",
+            "  subscriptions: [\"kc/v1/+/+/telemetry\", \"kc/v1/+/+/status\", \"kc/v1/+/+/health\"]"), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, "the ingestor connects", () => mosquitto.Output);
 
         static byte[] Health(int failing) => TelemetryCodec.Encode(new GatewayHealth
         {

@@ -17,14 +17,16 @@ public sealed class ShippedMosquittoConfigTests
     private static string MosquittoDir => Path.Combine(RepoPaths.Root, "firmware-config", "mosquitto");
 
     /// <summary>The shipped mosquitto.conf with its paths and ports pointed at a temp directory; fails if one is missing.</summary>
-    private static string Localise(MosquittoServer m, bool requireCertificate)
+    private static string Localise(MosquittoServer m, TestCertificates pki, bool requireCertificate)
     {
         var text = File.ReadAllText(Path.Combine(MosquittoDir, "mosquitto.conf"));
         (string From, string To)[] edits =
         [
             ("/etc/mosquitto/kc-passwd", $"{m.Directory}/passwd"),
             ("/etc/mosquitto/kc-acl", $"{m.Directory}/acl"),
-            ("/etc/mosquitto/certs/", $"{m.Directory}/certs/"),
+            ("/etc/mosquitto/certs/ca.crt", pki.CaFile),
+            ("/etc/mosquitto/certs/server.crt", pki.ServerCertFile),
+            ("/etc/mosquitto/certs/server.key", pki.ServerKeyFile),
             ("persistence_location /var/lib/mosquitto/", $"persistence_location {m.Directory}/"),
             ("pid_file /run/mosquitto/mosquitto.pid\n", ""),
             ("log_dest file /var/log/mosquitto/mosquitto.log", $"log_dest file {m.Directory}/mosquitto.log"),
@@ -46,14 +48,14 @@ public sealed class ShippedMosquittoConfigTests
     public async Task The_shipped_config_serves_gateways_over_TLS_and_the_ingestor_reads_over_mqtts_with_the_CA_and_its_client_certificate(bool requireCertificate)
     {
         var influxdStart = LocalInfluxd.StartAsync();
+        using var pki = await TestCertificates.CreateAsync();
+        var ingestor = await pki.IssueClientAsync("ingestor", "ingestor");
         await using var mosquitto = await MosquittoServer.StartWithConfigAsync(m =>
         {
             Secure.WriteFiles(m.Directory);
-            IngestorPki.Create(Path.Combine(m.Directory, "certs"));
-            return Localise(m, requireCertificate);
+            return Localise(m, pki, requireCertificate);
         });
         await using var influxd = await influxdStart;
-        var certs = Path.Combine(mosquitto.Directory, "certs");
         var logs = new ListLogs();
         using var factory = logs.Factory();
         await using var cloud = new CloudService(Sample.Config($$"""
@@ -63,9 +65,9 @@ public sealed class ShippedMosquittoConfigTests
               username: ingestor
               password_file: {{mosquitto.Directory}}/ingestor-password
               tls:
-                ca_file: {{certs}}/ca.crt
-                cert_file: {{certs}}/ingestor.crt
-                key_file: {{certs}}/ingestor.key
+                ca_file: {{pki.CaFile}}
+                cert_file: {{ingestor.Cert}}
+                key_file: {{ingestor.Key}}
             influx: { url: "{{influxd.Url}}", database: tls }
             registry: {{mosquitto.Directory}}/sites.yaml
             ingest: { flush_interval: 50ms }
@@ -76,8 +78,8 @@ public sealed class ShippedMosquittoConfigTests
         // A gateway over TLS, trusting only the test CA (and with a client certificate when the broker asks for one).
         void Tls(MqttClientOptionsBuilder b) => b.WithTcpServer("127.0.0.1", mosquitto.TlsPort).WithTlsOptions(o =>
         {
-            o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(IngestorPki.Ca(certs));
-            if (requireCertificate) o.WithClientCertificates([System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile($"{certs}/ingestor.crt", $"{certs}/ingestor.key")]);
+            o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(pki.Ca());
+            if (requireCertificate) o.WithClientCertificates([System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(ingestor.Cert, ingestor.Key)]);
         });
         // Gateway A sends the ingestor's client id: with the shipped config its session is its own (named by its
         // username), so the ingestor is neither disconnected nor robbed of its session.
@@ -96,17 +98,15 @@ public sealed class ShippedMosquittoConfigTests
         await using (var anon = await Client.ConnectAsync(mosquitto.Port, null, null, "anon", expectSuccess: false))
             Assert.NotEqual(MqttClientConnectResultCode.Success, anon.Connection!.ResultCode);
         // A client that trusts another CA does not get through the TLS listener.
-        using var other = new TempDirectory("kc-other-ca");
-        IngestorPki.Create(other.Path);
         await Assert.ThrowsAnyAsync<Exception>(async () => await Client.ConnectAsync(0, Secure.GatewayA, Secure.PasswordA, "gw-a-wrong-ca", b => b.WithTcpServer("127.0.0.1", mosquitto.TlsPort)
-            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(IngestorPki.Ca(other.Path)))));
+            .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(pki.OtherCa()))));
         if (requireCertificate)
         {
             // Without a client certificate the TLS handshake (or the first read after it) fails.
             await Assert.ThrowsAnyAsync<Exception>(async () =>
             {
                 await using var noCert = await Client.ConnectAsync(0, Secure.GatewayA, Secure.PasswordA, "gw-a-no-cert", b => b.WithTcpServer("127.0.0.1", mosquitto.TlsPort)
-                    .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(IngestorPki.Ca(certs))));
+                    .WithTlsOptions(o => o.UseTls().WithTargetHost("127.0.0.1").WithTrustChain(pki.Ca())));
             });
         }
         Assert.DoesNotContain(logs.Entries, e => e.Message.Contains(Secure.IngestorPassword, StringComparison.Ordinal));

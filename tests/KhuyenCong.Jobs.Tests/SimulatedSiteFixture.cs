@@ -1,11 +1,9 @@
 using KhuyenCong.Analytics.Factors;
-using KhuyenCong.Cloud.Config;
 using KhuyenCong.Cloud.Demo;
 using KhuyenCong.Cloud.Influx;
 using KhuyenCong.Cloud.Jobs;
-using KhuyenCong.Cloud.Production;
-using KhuyenCong.Cloud.Sites;
 using KhuyenCong.TestSupport;
+using KhuyenCong.TestSupport.Pipeline;
 
 namespace KhuyenCong.Jobs.Tests;
 
@@ -20,34 +18,25 @@ public sealed class SimulatedSiteFixture : IAsyncLifetime
     public static readonly DateTimeOffset To = From.AddDays(3);
 
     private readonly TempDirectory _dir = new("kc-jobs");
-    public LocalInfluxd Influxd { get; private set; } = null!;
-    public InfluxV1Sink Sink { get; private set; } = null!;
-    public InfluxQlClient Influx { get; private set; } = null!;
-    public ProductionStore Production { get; private set; } = null!;
+    private SimulatedSite _site = null!;
+    public InfluxV1Sink Sink => _site.Sink;
+    public InfluxQlClient Influx => _site.Influx;
     public HistoryResult History { get; private set; } = null!;
     public JobRunResult FirstRun { get; private set; } = null!;
-    public static SiteRegistry Registry { get; } = SiteRegistry.Load(Path.Combine(RepoPaths.Root, "firmware-config", "sites", "sites.yaml"));
-    public static FactorSet Factors { get; } = FactorSet.LoadDirectory(Path.Combine(RepoPaths.Root, "firmware-config", "factors"));
+    public static FactorSet Factors => SimulatedSite.Factors;
 
-    public AnalyticsJob Job(ITimeSeriesSink? sink = null) => new(Registry, Factors, Influx, sink ?? Sink, Production);
+    public AnalyticsJob Job(ITimeSeriesSink? sink = null) => _site.Job(sink);
 
     public async Task InitializeAsync()
     {
-        Influxd = await LocalInfluxd.StartAsync(_dir.File("influx"));
-        Sink = new InfluxV1Sink(new InfluxConfig { Url = Influxd.Url, Database = Database }, password: null);
-        await Sink.PrepareAsync(default);
-        Influx = new InfluxQlClient(Influxd.Url, Database, timeout: TimeSpan.FromMinutes(2));
-        Production = new ProductionStore(_dir.File("production.db"));
-        History = await SimulatedHistory.WriteAsync(Sink, SimulatedHistoryTests.DemoGateway, From, To, Production);
-        FirstRun = await Job().RunAsync(From, To, "recompute", default);
+        _site = await SimulatedSite.StartAsync(_dir.File("influx"), Database, _dir.File("production.db"), queryTimeout: TimeSpan.FromMinutes(2));
+        History = await _site.WriteHistoryAsync(From, To);
+        FirstRun = await _site.RunJobsAsync(From, To);
     }
 
     public async Task DisposeAsync()
     {
-        Influx.Dispose();
-        Sink.Dispose();
-        Production.Dispose();
-        await Influxd.DisposeAsync();
+        await _site.DisposeAsync();
         _dir.Dispose();
     }
 }

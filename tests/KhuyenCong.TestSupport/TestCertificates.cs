@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography.X509Certificates;
 
 namespace KhuyenCong.TestSupport;
 
@@ -25,6 +26,19 @@ public sealed class TestCertificates : IDisposable
     public string ServerKeyFile => _dir.File("server.key");
     /// <summary>A CA that signed nothing here: trusting it instead of <see cref="CaFile"/> must fail.</summary>
     public string OtherCaFile => _dir.File("other-ca.pem");
+
+    /// <summary>The test CA as a TLS client's trust chain.</summary>
+    public X509Certificate2Collection Ca() => TrustChain(CaFile);
+
+    /// <summary>The unrelated CA as a TLS client's trust chain: a broker signed by the test CA must be refused with it.</summary>
+    public X509Certificate2Collection OtherCa() => TrustChain(OtherCaFile);
+
+    private static X509Certificate2Collection TrustChain(string pemFile)
+    {
+        var c = new X509Certificate2Collection();
+        c.ImportFromPemFile(pemFile);
+        return c;
+    }
 
     /// <summary>Makes the CA, the broker certificate and the unrelated CA.</summary>
     public static async Task<TestCertificates> CreateAsync()

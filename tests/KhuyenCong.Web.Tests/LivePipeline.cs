@@ -4,10 +4,8 @@ using KhuyenCong.Cloud;
 using KhuyenCong.Cloud.Access;
 using KhuyenCong.Cloud.Config;
 using KhuyenCong.Cloud.Influx;
-using KhuyenCong.Edge;
-using KhuyenCong.Edge.Config;
-using KhuyenCong.Simulator;
 using KhuyenCong.TestSupport;
+using KhuyenCong.TestSupport.Pipeline;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Playwright;
 
@@ -23,14 +21,11 @@ public sealed class LivePipeline : IAsyncLifetime
 {
     public const string Site = "bat-trang-demo";
     public const string OtherSite = "bat-trang-gas-01";
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _edgeRun;
 
     public TempDirectory Dir { get; } = new("kc-web");
     public LocalInfluxd Influxd { get; private set; } = null!;
     public CloudService Cloud { get; private set; } = null!;
-    public SimulatorHost Sim { get; private set; } = null!;
-    public EdgeAgent Edge { get; private set; } = null!;
+    public LiveWorkshop Workshop { get; private set; } = null!;
     public IPlaywright Playwright { get; private set; } = null!;
     public IBrowser Browser { get; private set; } = null!;
     public Uri Url => Cloud.Web!.Url;
@@ -56,17 +51,7 @@ public sealed class LivePipeline : IAsyncLifetime
               - {"{"} name: auditor, role: auditor, sites: [{Site}, {OtherSite}], token_sha256: {AccessList.Hash(AuditorToken)} {"}"}
               - {"{"} name: centre, role: centre, token_sha256: {AccessList.Hash(CentreToken)} {"}"}
             """);
-        var config = Path.Combine(RepoPaths.Root, "firmware-config");
-        File.WriteAllText(Dir.File("cloud.yaml"), $"""
-            embedded_broker: {"{"} bind: 127.0.0.1, port: 0 {"}"}
-            influx: {"{"} url: "{Influxd.Url}", api: v1, database: web {"}"}
-            registry: {Path.Combine(config, "sites", "sites.yaml")}
-            factors: {Path.Combine(config, "factors")}
-            data_dir: {Dir.File("data")}
-            http: {"{"} bind: 127.0.0.1, port: 0, access_file: access.yaml {"}"}
-            """);
-        Cloud = CloudService.FromFile(Dir.File("cloud.yaml"), NullLoggerFactory.Instance);
-        await Cloud.StartAsync(default);
+        Cloud = await StartCloudAsync(Dir, Influxd.Url, "web");
 
         // Completed firings of kiln-1 as the analytics jobs write them (docs/schema.md, measurement `firing`), so the
         // page has a recent SEC and a usual firing length to project from. Short, like the demo's compressed firings.
@@ -83,33 +68,47 @@ public sealed class LivePipeline : IAsyncLifetime
             Assert.True(resp.IsSuccessStatusCode, $"writing the firing points: {(int)resp.StatusCode} {await resp.Content.ReadAsStringAsync()}");
         }
 
-        var busPort = FreePort.Next();
-        File.WriteAllText(Dir.File("gateway.yaml"), $"""
-            site: {Site}
-            gateway: gw-demo-01
-            profiles_dir: {RepoPaths.Devices}
-            mqtt: {"{"} url: "mqtt://127.0.0.1:{Cloud.Broker!.Port}" {"}"}
-            outbox: {"{"} path: {Dir.File("outbox.db")}, commit_interval: 200ms {"}"}
-            publish: {"{"} max_batch: 200, interval: 500ms {"}"}
-            buses:
-              - {"{"} id: lan, type: tcp, host: 127.0.0.1, port: {busPort} {"}"}
-            devices:
-              - {"{"} id: main-meter, bus: lan, profile: eastron-sdm630, unit: 1, poll_interval: 1s {"}"}
-              - {"{"} id: kiln1-meter, bus: lan, profile: eastron-sdm630, unit: 2, poll_interval: 1s, kiln: kiln-1 {"}"}
-              - {"{"} id: kiln1-ctl, bus: lan, profile: autonics-tk, unit: 3, poll_interval: 1s, kiln: kiln-1 {"}"}
-              - {"{"} id: kiln2-ctl, bus: lan, profile: autonics-tk, unit: 4, poll_interval: 1s, kiln: kiln-2 {"}"}
-              - {"{"} id: kiln2-lpg, bus: lan, profile: generic-loadcell-transmitter, unit: 5, poll_interval: 2s, kiln: kiln-2 {"}"}
-            """);
-        var gw = GatewayConfigLoader.Load(Dir.File("gateway.yaml"));
         // Kiln time runs 30× faster than the clock: a 1 s poll sees about 1–2 °C of ramp. Two hours in, both kilns fire.
-        Sim = new SimulatorHost(gw, timeScale: 30);
-        Sim.Advance(TimeSpan.FromHours(2));
-        await Sim.StartAsync(default);
-        Edge = new EdgeAgent(gw, NullLoggerFactory.Instance);
-        _edgeRun = Edge.RunAsync(_stop.Token);
+        Workshop = await LiveWorkshop.StartAsync(Dir.Path, new()
+        {
+            Site = Site,
+            Gateway = "gw-demo-01",
+            BrokerPort = Cloud.Broker!.Port,
+            TimeScale = 30,
+            StartAt = TimeSpan.FromHours(2),
+        });
 
         Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
         Browser = await Playwright.Chromium.LaunchAsync(new() { ExecutablePath = "/usr/bin/chromium", Args = ["--no-sandbox", "--disable-gpu", "--headless=new"] });
+    }
+
+    /// <summary>
+    /// Starts the cloud service (embedded broker, ingestor, HTTP on free ports) with the repository's site registry and
+    /// factor files, writing <paramref name="database"/> at <paramref name="influxUrl"/>; its users are the access list
+    /// <c>access.yaml</c> in <paramref name="dir"/>.
+    /// </summary>
+    public static async Task<CloudService> StartCloudAsync(TempDirectory dir, string influxUrl, string database)
+    {
+        var config = Path.Combine(RepoPaths.Root, "firmware-config");
+        File.WriteAllText(dir.File("cloud.yaml"), $"""
+            embedded_broker: {"{"} bind: 127.0.0.1, port: 0 {"}"}
+            influx: {"{"} url: "{influxUrl}", api: v1, database: {database} {"}"}
+            registry: {Path.Combine(config, "sites", "sites.yaml")}
+            factors: {Path.Combine(config, "factors")}
+            data_dir: {dir.File("data")}
+            http: {"{"} bind: 127.0.0.1, port: 0, access_file: access.yaml {"}"}
+            """);
+        var cloud = CloudService.FromFile(dir.File("cloud.yaml"), NullLoggerFactory.Instance);
+        try
+        {
+            await cloud.StartAsync(default);
+            return cloud;
+        }
+        catch
+        {
+            await cloud.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>A new browser context (its own cookies), optionally the size of a phone.</summary>
@@ -143,22 +142,9 @@ public sealed class LivePipeline : IAsyncLifetime
     {
         if (Browser is not null) await Browser.DisposeAsync();
         Playwright?.Dispose();
-        await _stop.CancelAsync();
-        if (_edgeRun is not null)
-        {
-            try
-            {
-                await _edgeRun;
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }
-        if (Edge is not null) await Edge.DisposeAsync();
-        if (Sim is not null) await Sim.DisposeAsync();
+        if (Workshop is not null) await Workshop.DisposeAsync();
         if (Cloud is not null) await Cloud.DisposeAsync();
         if (Influxd is not null) await Influxd.DisposeAsync();
-        _stop.Dispose();
         Dir.Dispose();
     }
 }

@@ -91,12 +91,7 @@ public static class CounterIntervals
         var replacements = options.Replacements.OrderBy(r => r.At).ToList();
         var modulus = options.EffectiveModulus;
 
-        var k = 0;
-        while (k < samples.Count && !double.IsFinite(samples[k].Value))
-        {
-            rejected.Add(new RejectedSample(samples[k].At, samples[k].Value, "not a finite number"));
-            k++;
-        }
+        var k = SampleChecks.SkipLeadingNonFinite(samples, rejected);
         if (k == samples.Count) return new IntervalSeries(intervals, rejected, warnings);
 
         var baseT = samples[k].At;
@@ -204,16 +199,11 @@ public static class CounterIntervals
 
     private static bool NextIsPlausible(IReadOnlyList<Sample> samples, int i, DateTimeOffset baseT, double high, CounterOptions o, List<MeterReplacement> replacements, int r)
     {
-        for (var j = i + 1; j < samples.Count; j++)
-        {
-            var n = samples[j];
-            if (!double.IsFinite(n.Value)) continue;
-            if (r < replacements.Count && replacements[r].At <= n.At) return false;
-            var d = n.Value - high;
-            var tol = Tolerance(o, high, n.Value);
-            return d >= -tol && d <= o.MaxRatePerHour * (n.At - baseT).TotalHours + tol;
-        }
-        return false;
+        if (SampleChecks.NextFinite(samples, i) is not { } n) return false;
+        if (r < replacements.Count && replacements[r].At <= n.At) return false;
+        var d = n.Value - high;
+        var tol = Tolerance(o, high, n.Value);
+        return d >= -tol && d <= o.MaxRatePerHour * (n.At - baseT).TotalHours + tol;
     }
 
     private static double Tolerance(CounterOptions o, double a, double b) =>

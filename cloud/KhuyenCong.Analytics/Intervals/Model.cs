@@ -88,4 +88,26 @@ internal static class SampleChecks
                 throw new ArgumentException($"{what}: samples must be in strictly increasing time order; sample {i} at {samples[i].At:O} is not after sample {i - 1} at {samples[i - 1].At:O}", nameof(samples));
         }
     }
+
+    /// <summary>Rejects the leading samples that are not finite numbers; returns the index of the first finite one (Count if none).</summary>
+    public static int SkipLeadingNonFinite(IReadOnlyList<Sample> samples, List<RejectedSample> rejected)
+    {
+        var k = 0;
+        while (k < samples.Count && !double.IsFinite(samples[k].Value))
+        {
+            rejected.Add(new RejectedSample(samples[k].At, samples[k].Value, "not a finite number"));
+            k++;
+        }
+        return k;
+    }
+
+    /// <summary>The first finite sample after index <paramref name="i"/> (what a suspected glitch is judged against), or null.</summary>
+    public static Sample? NextFinite(IReadOnlyList<Sample> samples, int i)
+    {
+        for (var j = i + 1; j < samples.Count; j++)
+        {
+            if (double.IsFinite(samples[j].Value)) return samples[j];
+        }
+        return null;
+    }
 }

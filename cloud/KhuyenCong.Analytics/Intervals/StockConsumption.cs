@@ -51,12 +51,7 @@ public static class StockConsumption
         var intervals = new List<EnergyInterval>();
         var rejected = new List<RejectedSample>();
         var warnings = new List<string>();
-        var k = 0;
-        while (k < samples.Count && !double.IsFinite(samples[k].Value))
-        {
-            rejected.Add(new RejectedSample(samples[k].At, samples[k].Value, "not a finite number"));
-            k++;
-        }
+        var k = SampleChecks.SkipLeadingNonFinite(samples, rejected);
         if (k == samples.Count) return new IntervalSeries(intervals, rejected, warnings);
 
         var baseT = samples[k].At;
@@ -122,13 +117,6 @@ public static class StockConsumption
         return -1;
     }
 
-    private static bool NextIsPlausible(IReadOnlyList<Sample> samples, int i, DateTimeOffset baseT, double reference, StockOptions o)
-    {
-        for (var j = i + 1; j < samples.Count; j++)
-        {
-            if (!double.IsFinite(samples[j].Value)) continue;
-            return InBand(reference - samples[j].Value, samples[j].At - baseT, o) >= 0;
-        }
-        return false;
-    }
+    private static bool NextIsPlausible(IReadOnlyList<Sample> samples, int i, DateTimeOffset baseT, double reference, StockOptions o) =>
+        SampleChecks.NextFinite(samples, i) is { } n && InBand(reference - n.Value, n.At - baseT, o) >= 0;
 }

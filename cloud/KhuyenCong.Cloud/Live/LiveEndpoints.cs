@@ -131,7 +131,66 @@ public static class LiveEndpoints
     /// event per changed card, <c>curve</c> events with the new temperature points, a <c>status</c> event when the
     /// gateways or devices changed, and <c>problem</c> when InfluxDB cannot be read. It stops when the page goes away.
     /// </summary>
-    private static async Task StreamSiteAsync(HttpContext http, LiveReader reader, SiteEntry site, ILogger log, CancellationToken stopping)
+    private static Task StreamSiteAsync(HttpContext http, LiveReader reader, SiteEntry site, ILogger log, CancellationToken stopping)
+    {
+        var watch = new SiteWatch();
+        var sentCards = new Dictionary<string, string>(StringComparer.Ordinal);
+        string? sentStatus = null;
+        return StreamAsync(http, message => log.LogWarning("Live page for {Site}: {Error}", site.Id, message), stopping, async ct =>
+        {
+            var wrote = false;
+            var (kilns, status) = await reader.ReadSiteAsync(site, watch, ct).ConfigureAwait(false);
+            foreach (var card in kilns)
+            {
+                var json = JsonSerializer.Serialize(card, Json);
+                if (sentCards.GetValueOrDefault(card.Kiln) != json)
+                {
+                    await SendAsync(http, "kiln", json, ct).ConfigureAwait(false);
+                    sentCards[card.Kiln] = json;
+                    wrote = true;
+                }
+                var k = watch.Kiln(card.Kiln);
+                if (k.Pending.Count > 0)
+                {
+                    var points = k.Pending.Select(p => new object?[] { p.T, p.Temp, p.Sp }).ToList();
+                    await SendAsync(http, "curve", JsonSerializer.Serialize(new { kiln = card.Kiln, reset = k.CurveReset, points }, Json), ct).ConfigureAwait(false);
+                    k.Pending.Clear();
+                    k.CurveReset = false;
+                    wrote = true;
+                }
+            }
+            var statusJson = JsonSerializer.Serialize(status, Json);
+            if (statusJson != sentStatus)
+            {
+                await SendAsync(http, "status", statusJson, ct).ConfigureAwait(false);
+                sentStatus = statusJson;
+                wrote = true;
+            }
+            return wrote;
+        });
+    }
+
+    /// <summary>The site list's stream: a <c>sites</c> event whenever a row changed, and <c>problem</c> as for one site.</summary>
+    private static Task StreamSitesAsync(HttpContext http, LiveReader reader, IReadOnlyList<SiteEntry> sites, ILogger log, CancellationToken stopping)
+    {
+        string? sent = null;
+        return StreamAsync(http, message => log.LogWarning("Live site list: {Error}", message), stopping, async ct =>
+        {
+            var json = JsonSerializer.Serialize(await reader.ReadSitesAsync(sites, ct).ConfigureAwait(false), Json);
+            if (json == sent) return false;
+            await SendAsync(http, "sites", json, ct).ConfigureAwait(false);
+            sent = json;
+            return true;
+        });
+    }
+
+    /// <summary>
+    /// What every stream does around its own events: every <see cref="PollInterval"/> it lets <paramref name="sendChanges"/>
+    /// send what changed (it says whether it wrote anything); when InfluxDB cannot be read it sends a <c>problem</c> event
+    /// (once per distinct message, and <c>null</c> once reading works again); after 15 s without an event it sends a
+    /// keep-alive comment. It stops when the page goes away or the service stops.
+    /// </summary>
+    private static async Task StreamAsync(HttpContext http, Action<string> logProblem, CancellationToken stopping, Func<CancellationToken, Task<bool>> sendChanges)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, stopping);
         var ct = linked.Token;
@@ -139,9 +198,6 @@ public static class LiveEndpoints
         Interlocked.Increment(ref _openStreams);
         try
         {
-            var watch = new SiteWatch();
-            var sentCards = new Dictionary<string, string>(StringComparer.Ordinal);
-            string? sentStatus = null;
             string? sentProblem = null;
             var lastWrite = DateTime.UtcNow;
             while (!ct.IsCancellationRequested)
@@ -149,33 +205,7 @@ public static class LiveEndpoints
                 var wrote = false;
                 try
                 {
-                    var (kilns, status) = await reader.ReadSiteAsync(site, watch, ct).ConfigureAwait(false);
-                    foreach (var card in kilns)
-                    {
-                        var json = JsonSerializer.Serialize(card, Json);
-                        if (sentCards.GetValueOrDefault(card.Kiln) != json)
-                        {
-                            await SendAsync(http, "kiln", json, ct).ConfigureAwait(false);
-                            sentCards[card.Kiln] = json;
-                            wrote = true;
-                        }
-                        var k = watch.Kiln(card.Kiln);
-                        if (k.Pending.Count > 0)
-                        {
-                            var points = k.Pending.Select(p => new object?[] { p.T, p.Temp, p.Sp }).ToList();
-                            await SendAsync(http, "curve", JsonSerializer.Serialize(new { kiln = card.Kiln, reset = k.CurveReset, points }, Json), ct).ConfigureAwait(false);
-                            k.Pending.Clear();
-                            k.CurveReset = false;
-                            wrote = true;
-                        }
-                    }
-                    var statusJson = JsonSerializer.Serialize(status, Json);
-                    if (statusJson != sentStatus)
-                    {
-                        await SendAsync(http, "status", statusJson, ct).ConfigureAwait(false);
-                        sentStatus = statusJson;
-                        wrote = true;
-                    }
+                    wrote = await sendChanges(ct).ConfigureAwait(false);
                     if (sentProblem is not null)
                     {
                         await SendAsync(http, "problem", "null", ct).ConfigureAwait(false);
@@ -188,7 +218,7 @@ public static class LiveEndpoints
                     var message = ex is TaskCanceledException ? "InfluxDB did not answer in time" : ex.Message;
                     if (message != sentProblem)
                     {
-                        log.LogWarning("Live page for {Site}: {Error}", site.Id, message);
+                        logProblem(message);
                         await SendAsync(http, "problem", JsonSerializer.Serialize(new { message }, Json), ct).ConfigureAwait(false);
                         sentProblem = message;
                         wrote = true;
@@ -208,62 +238,6 @@ public static class LiveEndpoints
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             // The page was closed.
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _openStreams);
-        }
-    }
-
-    private static async Task StreamSitesAsync(HttpContext http, LiveReader reader, IReadOnlyList<SiteEntry> sites, ILogger log, CancellationToken stopping)
-    {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, stopping);
-        var ct = linked.Token;
-        await BeginStreamAsync(http).ConfigureAwait(false);
-        Interlocked.Increment(ref _openStreams);
-        try
-        {
-            string? sent = null;
-            string? sentProblem = null;
-            var lastWrite = DateTime.UtcNow;
-            while (!ct.IsCancellationRequested)
-            {
-                try
-                {
-                    var json = JsonSerializer.Serialize(await reader.ReadSitesAsync(sites, ct).ConfigureAwait(false), Json);
-                    if (json != sent)
-                    {
-                        await SendAsync(http, "sites", json, ct).ConfigureAwait(false);
-                        sent = json;
-                        lastWrite = DateTime.UtcNow;
-                    }
-                    if (sentProblem is not null)
-                    {
-                        await SendAsync(http, "problem", "null", ct).ConfigureAwait(false);
-                        sentProblem = null;
-                    }
-                }
-                catch (Exception ex) when (ex is HttpRequestException or InfluxQueryException or TaskCanceledException && !ct.IsCancellationRequested)
-                {
-                    var message = ex is TaskCanceledException ? "InfluxDB did not answer in time" : ex.Message;
-                    if (message != sentProblem)
-                    {
-                        log.LogWarning("Live site list: {Error}", message);
-                        await SendAsync(http, "problem", JsonSerializer.Serialize(new { message }, Json), ct).ConfigureAwait(false);
-                        sentProblem = message;
-                    }
-                }
-                if (DateTime.UtcNow - lastWrite > TimeSpan.FromSeconds(15))
-                {
-                    await http.Response.WriteAsync(": keep-alive\n\n", ct).ConfigureAwait(false);
-                    lastWrite = DateTime.UtcNow;
-                }
-                await http.Response.Body.FlushAsync(ct).ConfigureAwait(false);
-                await Task.Delay(PollInterval, ct).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using KhuyenCong.Cloud.Config;
 using KhuyenCong.Contracts;
+using KhuyenCong.TestSupport;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -127,4 +128,39 @@ public static class Sample
     public const int LinesPerBatch = 4;
 
     public static LoadedCloudConfig Config(string yaml) => CloudConfigLoader.Parse(yaml, Path.Combine(Path.GetTempPath(), "cloud.yaml"));
+
+    /// <summary>Starts a cloud service from <paramref name="yaml"/> and waits until its ingestor is connected to the broker.</summary>
+    public static async Task<CloudService> StartCloudAsync(string yaml, ILoggerFactory logs, string what, Func<string>? diagnostics = null)
+    {
+        var cloud = new CloudService(Config(yaml), logs);
+        try
+        {
+            await cloud.StartAsync(default);
+            await Wait.UntilAsync(() => cloud.Ingestor.IsConnected, what, diagnostics);
+            return cloud;
+        }
+        catch
+        {
+            await cloud.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The cloud config of an ingestor that reads <paramref name="broker"/> as <paramref name="clientId"/> and writes
+    /// <paramref name="database"/> of the influxd at <paramref name="influxUrl"/>; the extras are indented lines added to
+    /// the mqtt and ingest sections.
+    /// </summary>
+    public static string IngestYaml(MosquittoServer broker, string influxUrl, string database, string clientId, string extraMqtt = "", string extraIngest = "", string flushInterval = "50ms") => $$"""
+        mqtt:
+          url: {{broker.Url}}
+          client_id: {{clientId}}
+        {{extraMqtt}}
+        influx:
+          url: {{influxUrl}}
+          database: {{database}}
+        ingest:
+          flush_interval: {{flushInterval}}
+        {{extraIngest}}
+        """;
 }

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Security.Cryptography.X509Certificates;
 using KhuyenCong.Cloud.Broker;
 using KhuyenCong.Cloud.Sites;
 using KhuyenCong.Contracts;
@@ -106,6 +105,22 @@ public sealed class Client : IAsyncDisposable
         return c;
     }
 
+    /// <summary>Another reader with the ingestor's login, subscribed to every gateway topic: it sees everything the broker delivers.</summary>
+    public static async Task<Client> SpyAsync(int port)
+    {
+        var spy = await ConnectAsync(port, Secure.Ingestor, Secure.IngestorPassword, "spy");
+        try
+        {
+            Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, await spy.SubscribeAsync("kc/v1/#"));
+            return spy;
+        }
+        catch
+        {
+            await spy.DisposeAsync();
+            throw;
+        }
+    }
+
     public bool IsConnected => _client.IsConnected;
 
     /// <summary>Why the connection last ended (for failure messages).</summary>
@@ -142,40 +157,5 @@ public sealed class Client : IAsyncDisposable
         if (_dropped) return;
         if (_client.IsConnected) await _client.DisconnectAsync();
         _client.Dispose();
-    }
-}
-
-/// <summary>Throwaway certificates made with the openssl command line: a CA, a server certificate for 127.0.0.1, a client certificate.</summary>
-public static class IngestorPki
-{
-    public static void Create(string dir)
-    {
-        Directory.CreateDirectory(dir);
-        void Run(string args)
-        {
-            var psi = new ProcessStartInfo("/usr/bin/openssl") { WorkingDirectory = dir, RedirectStandardError = true, RedirectStandardOutput = true };
-            foreach (var a in args.Split(' ')) psi.ArgumentList.Add(a.Replace('_', ' '));
-            using var p = Process.Start(psi)!;
-            var err = p.StandardError.ReadToEnd();
-            p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            Assert.True(p.ExitCode == 0, $"openssl {args}: {err}");
-        }
-        Run("req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=KC_test_CA -keyout ca.key -out ca.crt");
-        File.WriteAllText(Path.Combine(dir, "server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
-        Run("req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr");
-        Run("x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.crt");
-        File.WriteAllText(Path.Combine(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
-        Run("req -newkey rsa:2048 -nodes -subj /CN=ingestor -keyout ingestor.key -out ingestor.csr");
-        Run("x509 -req -in ingestor.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext -out ingestor.crt");
-        // Started as root, mosquitto reads its files as the mosquitto user.
-        if (!OperatingSystem.IsWindows()) foreach (var f in Directory.GetFiles(dir)) File.SetUnixFileMode(f, (UnixFileMode)0x1A4);
-    }
-
-    public static X509Certificate2Collection Ca(string dir)
-    {
-        var c = new X509Certificate2Collection();
-        c.ImportFromPemFile(Path.Combine(dir, "ca.crt"));
-        return c;
     }
 }

@@ -1,12 +1,8 @@
 using System.Diagnostics;
-using KhuyenCong.Analytics.Factors;
-using KhuyenCong.Cloud.Config;
 using KhuyenCong.Cloud.Demo;
 using KhuyenCong.Cloud.Influx;
-using KhuyenCong.Cloud.Jobs;
-using KhuyenCong.Cloud.Production;
-using KhuyenCong.Cloud.Sites;
 using KhuyenCong.TestSupport;
+using KhuyenCong.TestSupport.Pipeline;
 
 namespace KhuyenCong.Dashboards.Tests.Seeding;
 
@@ -30,12 +26,11 @@ public sealed class SimulatedInflux : IAsyncLifetime
     public static readonly TimeSpan HistoryPollInterval = TimeSpan.FromSeconds(10);
 
     private readonly TempDirectory _dir = new("kc-dash-data");
-    private LocalInfluxd? _influxd;
-    private ProductionStore? _production;
+    private SimulatedSite? _site;
 
-    public LocalInfluxd Server => _influxd ?? throw new InvalidOperationException("not started");
+    public LocalInfluxd Server => _site?.Influxd ?? throw new InvalidOperationException("not started");
 
-    public InfluxQlClient Client { get; private set; } = null!;
+    public InfluxQlClient Client => _site?.Influx ?? throw new InvalidOperationException("not started");
 
     /// <summary>"Now" for the dashboards' relative time ranges: the time of the newest raw reading.</summary>
     public DateTimeOffset Now { get; private set; }
@@ -45,51 +40,29 @@ public sealed class SimulatedInflux : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _influxd = await LocalInfluxd.StartAsync(_dir.File("influxd"));
-        Client = new InfluxQlClient(_influxd.Url, Database);
+        _site = await SimulatedSite.StartAsync(_dir.File("influxd"), Database, _dir.File("production.db"), queryTimeout: TimeSpan.FromMinutes(5));
         var clock = Stopwatch.StartNew();
 
         // 1. History up to now.
         var to = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
-        using (var sink = new InfluxV1Sink(new InfluxConfig { Url = _influxd.Url, Database = Database }, password: null))
-        {
-            await sink.PrepareAsync(default);
-            _production = new ProductionStore(_dir.File("production.db"));
-            var history = await SimulatedHistory.WriteAsync(sink, Path.Combine(RepoPaths.Gateways, "demo-workshop.yaml"), to - HistoryLength, to,
-                _production, new HistoryOptions { PollInterval = HistoryPollInterval });
-            Description = $"{HistoryLength.TotalDays:0} days of simulated history of {HistorySite} ({history.Lines} lines, {history.Firings.Count} firings, {history.Elapsed.TotalSeconds:0.0} s)";
-        }
+        var history = await _site.WriteHistoryAsync(to - HistoryLength, to, new HistoryOptions { PollInterval = HistoryPollInterval });
+        Description = $"{HistoryLength.TotalDays:0} days of simulated history of {HistorySite} ({history.Lines} lines, {history.Firings.Count} firings, {history.Elapsed.TotalSeconds:0.0} s)";
 
         // 2. A live run of the pipeline for a second site.
-        var liveEnd = await LivePipeline.RunAsync(_influxd.Url, Database, LiveSite);
+        var liveEnd = await LivePipeline.RunAsync(_site.Influxd.Url, Database, LiveSite);
         Description += $"; a live pipeline run of {LiveSite} up to {liveEnd:O}";
         Now = liveEnd > to ? liveEnd : to;
 
-        // 3. The analytics jobs over all of it.
-        Description += await RunJobsAsync(to - HistoryLength, Now.AddSeconds(1));
+        // 3. The analytics jobs over all of it, as kc-cloud recompute does, with the shipped site registry and factor
+        // files. A failed run throws.
+        var r = await _site.RunJobsAsync(to - HistoryLength, Now.AddSeconds(1));
+        Description += $"; analytics jobs over {r.From:u} … {r.To:u}: {r.Points} derived points, {r.Firings} firings in {r.Duration.TotalSeconds:0.0} s";
         Description += $"; seeded in {clock.Elapsed.TotalSeconds:0.0} s";
-    }
-
-    /// <summary>
-    /// Runs the analytics jobs once over the whole history, as <c>kc-cloud recompute</c> does, with the shipped site
-    /// registry and factor files; returns what they did, for the description. A failed run throws.
-    /// </summary>
-    private async Task<string> RunJobsAsync(DateTimeOffset from, DateTimeOffset to)
-    {
-        var registry = SiteRegistry.Load(Path.Combine(RepoPaths.Root, "firmware-config", "sites", "sites.yaml"));
-        var factors = FactorSet.LoadDirectory(Path.Combine(RepoPaths.Root, "firmware-config", "factors"));
-        using var sink = new InfluxV1Sink(new InfluxConfig { Url = Server.Url, Database = Database }, password: null);
-        using var influx = new InfluxQlClient(Server.Url, Database, timeout: TimeSpan.FromMinutes(5));
-        var job = new AnalyticsJob(registry, factors, influx, sink, _production!);
-        var r = await job.RunAsync(from, to, "recompute", default);
-        return $"; analytics jobs over {r.From:u} … {r.To:u}: {r.Points} derived points, {r.Firings} firings in {r.Duration.TotalSeconds:0.0} s";
     }
 
     public async Task DisposeAsync()
     {
-        Client?.Dispose();
-        _production?.Dispose();
-        if (_influxd is not null) await _influxd.DisposeAsync();
+        if (_site is not null) await _site.DisposeAsync();
         _dir.Dispose();
     }
 }
