@@ -59,6 +59,7 @@ if (o.WarmupSeconds > 0)
         Console.WriteLine(string.Create(inv, $"warm-up (not counted): {n} ingestor(s) drained {warm.Count:N0} batches in {seconds:0.00} s"));
     }
     await Ceiling.RunAsync(influxd.Url, "warmup_ceiling", batches.Take(o.WarmupSeconds * o.Gateways).ToList(), o);
+    await Task.Delay(TimeSpan.FromSeconds(3)); // the runtime's background compiler finishes the methods the warm-up made hot
 }
 
 var results = new List<(string Variant, int Round, double Seconds, string Note)>();
