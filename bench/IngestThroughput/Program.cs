@@ -5,6 +5,8 @@
 // each in a fresh database, variants back-to-back, repeated for --rounds. Then the latency of a live load: every
 // gateway publishes one batch per second stamped with the time of publishing; latency = when InfluxDB answered the
 // write (the point is queryable from then on) minus the reading's timestamp.
+// --pin: influxd on CPU 1 alone, mosquitto and this process (ingestors, posters, publishers) on CPU 0, for the ceiling and
+// the ingest variants alike — as deployed, where InfluxDB has its own server. run.sh starts this process under taskset.
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -30,11 +32,14 @@ if (o.Micro > 0)
 Console.WriteLine(string.Create(inv, $"load: {o.Gateways} gateways x {o.Devices} meters x {Options.Points.Length} points; backlog {o.Seconds} s per gateway = {o.Batches:N0} batches, {o.Readings:N0} readings, {o.Lines:N0} lines"));
 Console.WriteLine(string.Create(inv, $"ingest: batch_points {o.Ingest.BatchPoints}, flush_interval {o.Ingest.FlushInterval.TotalMilliseconds} ms, max_in_flight {o.Ingest.MaxInFlight}; ceiling: {o.CeilingLinesPerPost} lines per POST, {o.CeilingPosters} posters"));
 
+if (o.Pin && Cpu.Allowed(Environment.ProcessId) != Options.ClientCpus)
+    throw new InvalidOperationException($"--pin: this process may run on CPUs {Cpu.Allowed(Environment.ProcessId)}, expected {Options.ClientCpus}: start it with bench/ingest/run.sh --pin (taskset -c {Options.ClientCpus})");
 using var work = new TempDir();
-await using var influxd = await LocalInfluxd.StartAsync(Path.Combine(work.Path, "influxd"));
-await using var mosquitto = Mosquitto.Start(work.Path);
+await using var influxd = await LocalInfluxd.StartAsync(Path.Combine(work.Path, "influxd"), cpus: o.Pin ? Options.InfluxdCpus : null);
+await using var mosquitto = Mosquitto.Start(work.Path, o.Pin ? Options.ClientCpus : null);
 Console.WriteLine($"influxd 1.6.7 on {influxd.Url}, mosquitto on 127.0.0.1:{mosquitto.Port}");
 Cpu.Pids = (influxd.Pid, mosquitto.Pid);
+Console.WriteLine($"mode: {(o.Pin ? $"pinned (influxd on CPU {Options.InfluxdCpus}; mosquitto and this process on CPU {Options.ClientCpus})" : "unpinned (all processes share every CPU)")}; {Cpu.AllowedAll()}");
 
 var start = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3600 - o.Seconds);
 var batches = Enumerable.Range(0, o.Seconds).SelectMany(s => Enumerable.Range(0, o.Gateways).Select(g => Load.Batch(o, g, s, start.AddSeconds(s)))).ToList();
@@ -42,6 +47,20 @@ var payloads = batches.Select(b => (Topic: Topics.Telemetry(b.Site, b.Gateway), 
 Console.WriteLine(string.Create(inv, $"payload: {payloads.Average(p => p.Payload.Length):N0} bytes per batch on average"));
 
 Profile.Run(payloads, o);
+
+// Warm-up, not counted: a long-running ingestor's code is compiled and optimised once; without this, round 1 of ingest1
+// would pay for the JIT (its background compiler used ≈ 0.5 s of CPU in the first drain) and the ceiling would not.
+if (o.WarmupSeconds > 0)
+{
+    var warm = payloads.Take(o.WarmupSeconds * o.Gateways).ToList();
+    foreach (var n in new[] { 1, 2 })
+    {
+        var (seconds, _) = await Drain.RunAsync(influxd.Url, mosquitto.Port, $"warmup{n}", n, warm, o, profile: false);
+        Console.WriteLine(string.Create(inv, $"warm-up (not counted): {n} ingestor(s) drained {warm.Count:N0} batches in {seconds:0.00} s"));
+    }
+    await Ceiling.RunAsync(influxd.Url, "warmup_ceiling", batches.Take(o.WarmupSeconds * o.Gateways).ToList(), o);
+    await Task.Delay(TimeSpan.FromSeconds(3)); // the runtime's background compiler finishes the methods the warm-up made hot
+}
 
 var results = new List<(string Variant, int Round, double Seconds, string Note)>();
 for (var round = 1; round <= o.Rounds; round++)
@@ -71,6 +90,7 @@ if (o.LatencySeconds > 0)
     Console.WriteLine();
     await Latency.RunAsync(influxd.Url, mosquitto.Port, o);
 }
+Console.WriteLine($"at the end: {Cpu.AllowedAll()}");
 return 0;
 
 void Report((string Variant, int Round, double Seconds, string Note) r) =>
@@ -85,10 +105,18 @@ internal sealed class Options
     public int Seconds { get; private set; } = 200;
     public int Rounds { get; private set; } = 2;
     public int LatencySeconds { get; private set; } = 60;
+    /// <summary>Seconds of backlog drained (by 1, then 2 ingestors) and posted (ceiling) before round 1, not counted.</summary>
+    public int WarmupSeconds { get; private set; } = 50;
     public int CeilingLinesPerPost { get; private set; } = 5000;
     public int CeilingPosters { get; private set; } = 4;
     /// <summary>When set: only the CPU micro-benchmark of the ingest path, on this many realistic batches; no servers.</summary>
     public int Micro { get; private set; }
+    /// <summary>influxd on <see cref="InfluxdCpus"/> alone; mosquitto and this process on <see cref="ClientCpus"/>.</summary>
+    public bool Pin { get; private set; }
+    /// <summary>When set: a perf profile (perf record -g) of this process, influxd and mosquitto during each drain, one file per variant here.</summary>
+    public string? PerfDir { get; private set; }
+    public const string InfluxdCpus = "1";
+    public const string ClientCpus = "0";
     public IngestConfig Ingest { get; } = new();
 
     public int Batches => Gateways * Seconds;
@@ -98,8 +126,15 @@ internal sealed class Options
     public static Options Parse(string[] args)
     {
         var o = new Options();
-        for (var i = 0; i + 1 < args.Length; i += 2)
+        for (var i = 0; i < args.Length; i += 2)
         {
+            if (args[i] == "--pin")
+            {
+                o.Pin = true;
+                i--;
+                continue;
+            }
+            if (i + 1 >= args.Length) throw new ArgumentException($"option {args[i]} needs a value");
             var v = args[i + 1];
             int N() => int.Parse(v, CultureInfo.InvariantCulture);
             switch (args[i])
@@ -109,12 +144,14 @@ internal sealed class Options
                 case "--seconds": o.Seconds = N(); break;
                 case "--rounds": o.Rounds = N(); break;
                 case "--latency-seconds": o.LatencySeconds = N(); break;
+                case "--warmup-seconds": o.WarmupSeconds = N(); break;
                 case "--ceiling-lines": o.CeilingLinesPerPost = N(); break;
                 case "--ceiling-posters": o.CeilingPosters = N(); break;
                 case "--batch-points": o.Ingest.BatchPoints = N(); break;
                 case "--flush-ms": o.Ingest.FlushInterval = TimeSpan.FromMilliseconds(N()); break;
                 case "--max-in-flight": o.Ingest.MaxInFlight = N(); break;
                 case "--micro": o.Micro = N(); break;
+                case "--perf": o.PerfDir = Path.GetFullPath(v); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
@@ -145,6 +182,7 @@ internal static class Ceiling
         using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromMinutes(5) };
         await Influx.CreateAsync(http, db);
         var lines = batches.SelectMany(LineProtocol.FromBatch).Select(p => p.ToLineProtocol()).ToList();
+        var expected = (long)lines.Count;
         var bodies = lines.Chunk(o.CeilingLinesPerPost).Select(c => Encoding.UTF8.GetBytes(string.Join('\n', c) + "\n")).ToList();
         var next = -1;
         var cpu = Cpu.Now();
@@ -161,7 +199,7 @@ internal static class Ceiling
         }));
         var seconds = sw.Elapsed.TotalSeconds;
         var used = Cpu.Since(cpu);
-        await Influx.AssertCountAsync(url, db, o.Lines);
+        await Influx.AssertCountAsync(url, db, expected);
         return (seconds, used);
     }
 }
@@ -172,7 +210,7 @@ internal static class Drain
     /// Ingestors subscribe once (creating their sessions) and go away; the whole load is published; then they come back
     /// and the clock runs from their start until InfluxDB has accepted every line.
     /// </summary>
-    public static async Task<(double Seconds, string Note)> RunAsync(string url, int mqttPort, string db, int instances, List<(string Topic, byte[] Payload)> payloads, Options o)
+    public static async Task<(double Seconds, string Note)> RunAsync(string url, int mqttPort, string db, int instances, List<(string Topic, byte[] Payload)> payloads, Options o, bool profile = true)
     {
         var ids = Enumerable.Range(1, instances).Select(k => $"{db}-{k}").ToList();
         var mqtt = ids.Select(id => new MqttConfig { Url = $"mqtt://127.0.0.1:{mqttPort}", ClientId = id, SharedGroup = instances > 1 ? db : null }).ToList();
@@ -186,19 +224,22 @@ internal static class Drain
         await Publisher.PublishAllAsync(mqttPort, payloads, clients: 10);
         var publishSeconds = pub.Elapsed.TotalSeconds;
         // 3. The ingestors come back and drain it.
+        using var perf = o.PerfDir is null || !profile ? null : Perf.Start(Path.Combine(o.PerfDir, db + ".data"));
         var cpu = Cpu.Now();
         var threads = Cpu.Threads();
         var sw = Stopwatch.StartNew();
         await using var run = await Instances.StartAsync(url, db, mqttPort, mqtt, o);
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(15);
-        while (run.PointsWritten < o.Lines)
+        var lines = (long)payloads.Count * o.Devices;
+        while (run.PointsWritten < lines)
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{db}: only {run.PointsWritten} of {o.Lines} lines written: {run.Describe()}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{db}: only {run.PointsWritten} of {lines} lines written: {run.Describe()}");
             await Task.Delay(5);
         }
         var seconds = sw.Elapsed.TotalSeconds;
         var used = Cpu.Since(cpu);
-        await Influx.AssertCountAsync(url, db, o.Lines);
+        perf?.Dispose();
+        await Influx.AssertCountAsync(url, db, lines);
         return (seconds, $"{used}; threads: {Cpu.ThreadsSince(threads)}; {run.Describe()}; backlog published in {publishSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
     }
 }
@@ -467,7 +508,8 @@ internal sealed class Mosquitto : IAsyncDisposable
 
     public int Pid => _p.Id;
 
-    public static Mosquitto Start(string dir)
+    /// <param name="cpus">When set, mosquitto runs only on these CPUs (taskset list).</param>
+    public static Mosquitto Start(string dir, string? cpus = null)
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
@@ -475,7 +517,9 @@ internal sealed class Mosquitto : IAsyncDisposable
         l.Stop();
         var conf = Path.Combine(dir, "mosquitto.conf");
         File.WriteAllText(conf, $"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\nlog_dest stderr\nlog_type error\nlog_type warning\n");
-        var p = Process.Start(new ProcessStartInfo("/usr/sbin/mosquitto", ["-c", conf]) { UseShellExecute = false }) ?? throw new InvalidOperationException("mosquitto did not start");
+        var psi = cpus is null ? new ProcessStartInfo("/usr/sbin/mosquitto", ["-c", conf]) : new ProcessStartInfo("/usr/bin/taskset", ["-c", cpus, "/usr/sbin/mosquitto", "-c", conf]);
+        psi.UseShellExecute = false;
+        var p = Process.Start(psi) ?? throw new InvalidOperationException("mosquitto did not start");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (true)
         {
@@ -497,6 +541,35 @@ internal sealed class Mosquitto : IAsyncDisposable
     {
         _p.Kill();
         await _p.WaitForExitAsync();
+        _p.Dispose();
+    }
+}
+
+/// <summary>perf record of this process, influxd and mosquitto until disposed (start with DOTNET_PerfMapEnabled=1 for .NET frames).</summary>
+internal sealed class Perf : IDisposable
+{
+    private readonly Process _p;
+
+    private Perf(Process p) => _p = p;
+
+    public static Perf Start(string file)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        var pids = $"{Environment.ProcessId},{Cpu.Pids.Influxd},{Cpu.Pids.Mosquitto}";
+        var p = Process.Start(new ProcessStartInfo("perf", ["record", "-q", "-g", "-F", "1999", "-p", pids, "-o", file]) { UseShellExecute = false })
+            ?? throw new InvalidOperationException("perf did not start");
+        Thread.Sleep(500); // perf attaches to every thread before the clock starts
+        return new Perf(p);
+    }
+
+    private bool _stopped;
+
+    public void Dispose()
+    {
+        if (_stopped) return;
+        _stopped = true;
+        using (var kill = Process.Start("kill", ["-INT", _p.Id.ToString(CultureInfo.InvariantCulture)])) kill?.WaitForExit();
+        _p.WaitForExit();
         _p.Dispose();
     }
 }
@@ -636,6 +709,30 @@ internal static class Cpu
     public static string ThreadsSince(Dictionary<string, double> before) =>
         string.Join(", ", Threads().Select(kv => (kv.Key, S: kv.Value - before.GetValueOrDefault(kv.Key))).Where(x => x.S >= 0.05).OrderByDescending(x => x.S)
             .Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Key} {x.S:0.00}")));
+
+    /// <summary>The CPUs the threads of a process may run on (Cpus_allowed_list of each /proc/&lt;pid&gt;/task/*/status), distinct values joined by " | ".</summary>
+    public static string Allowed(int pid)
+    {
+        var lists = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var t in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(Path.Combine(t, "status")))
+                    if (line.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal)) lists.Add(line["Cpus_allowed_list:".Length..].Trim());
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return string.Join(" | ", lists);
+    }
+
+    private static int ThreadCount(int pid) => Directory.GetDirectories($"/proc/{pid}/task").Length;
+
+    public static string AllowedAll() =>
+        $"Cpus_allowed_list (every thread, from /proc): this process {Allowed(Environment.ProcessId)} ({ThreadCount(Environment.ProcessId)} threads), " +
+        $"influxd {Allowed(Pids.Influxd)} ({ThreadCount(Pids.Influxd)} threads), mosquitto {Allowed(Pids.Mosquitto)}";
 
     /// <summary>utime + stime from /proc/&lt;pid&gt;/stat (clock ticks of 1/100 s).</summary>
     private static double Of(int pid)

@@ -2,10 +2,14 @@
 # Ingest throughput and latency: mosquitto → ingestor → influxd, against influxd's own ceiling, in one run.
 # usage: bench/ingest/run.sh [OPTIONS…]   (passed to bench/IngestThroughput, defaults in brackets)
 #   --gateways 50 --devices 20 --seconds 200   backlog: gateways × seconds batches of devices × 5 readings
+#   --warmup-seconds 50                        backlog drained and posted once before round 1, not counted (JIT warm-up)
 #   --rounds 2                                 ceiling, 1 ingestor, 2 ingestors, back-to-back, this many times
 #   --latency-seconds 60                       live load afterwards (one batch per gateway per second); 0 skips it
 #   --batch-points 5000 --flush-ms 200 --max-in-flight 1000   ingest settings (as in cloud.yaml's ingest section)
 #   --ceiling-lines 5000 --ceiling-posters 4   how the ceiling posts line protocol
+#   --pin                                      influxd alone on CPU 1, mosquitto and the benchmark (ingestors, posters) on
+#                                              CPU 0, for every variant: influxd with its own core, as deployed
+#   --perf DIR                                 perf record -g of the processes during each drain (DIR/<variant>.data)
 #   --micro N                                  only the CPU cost per reading of the ingest path (old and new), N batches, no servers
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -14,5 +18,7 @@ for exe in /usr/bin/influxd /usr/sbin/mosquitto; do
 done
 dotnet build "$ROOT/bench/IngestThroughput/IngestThroughput.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-dotnet "$ROOT/bench/IngestThroughput/bin/Release/net10.0/IngestThroughput.dll" "$@"
+PIN=()
+for a in "$@"; do if [[ $a == --pin ]]; then PIN=(taskset -c 0); fi; done
+"${PIN[@]}" dotnet "$ROOT/bench/IngestThroughput/bin/Release/net10.0/IngestThroughput.dll" "$@"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -144,13 +144,18 @@ public sealed class Ingestor : IAsyncDisposable
         var options = b.Build();
         // MQTTnet sets the socket's buffers to 8 KB by default, which caps the TCP window the broker may fill to less
         // than one telemetry batch: the broker then sends in small pieces and waits for each acknowledgement. Room for
-        // several of the largest payloads lets a backlog stream (Linux caps it at net.core.rmem_max).
-        if (options.ChannelOptions is MqttClientTcpOptions tcp) tcp.BufferSize = SocketBufferBytes;
+        // several of the largest payloads lets a backlog stream (Linux caps it at net.core.rmem_max). The connection is
+        // opened by BrokerConnection, which sets those buffers and reads through a buffer of its own (MQTTnet reads each
+        // message in several small reads); MQTTnet still adds TLS on top for mqtts.
+        if (options.ChannelOptions is MqttClientTcpOptions tcp) tcp.StreamProvider = new BrokerConnection(SocketBufferBytes, ReadBufferBytes);
         return options;
     }
 
     /// <summary>Send and receive buffer of the broker connection.</summary>
     internal const int SocketBufferBytes = 4 * TelemetryCodec.MaxPayloadBytes;
+
+    /// <summary>What one read from the broker connection asks the socket for (see <see cref="BrokerConnection"/>).</summary>
+    internal const int ReadBufferBytes = 64 * 1024;
 
     /// <summary>The directory <see cref="MqttTlsConfig"/> paths are relative to (the config file's).</summary>
     public string ConfigDir { get; init; } = ".";
