@@ -9,30 +9,38 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 
-/// <summary>One cgroup v1 cpu group with a CFS quota; removed (rmdir) on dispose, after its processes are gone.</summary>
+/// <summary>
+/// One cgroup v1 cpu group with a CFS quota, and a cpuacct group of the same name that counts the CPU time of its
+/// processes to the nanosecond (threads that have ended included); both removed (rmdir) on dispose, after the processes are gone.
+/// </summary>
 internal sealed class CpuCgroup : IDisposable
 {
     public const string Root = "/sys/fs/cgroup/cpu";
+    public const string AcctRoot = "/sys/fs/cgroup/cpuacct";
     public const string Prefix = "kc-bench-ingest-";
     private const int PeriodUs = 100_000;
 
-    private CpuCgroup(string path, double cores)
+    private CpuCgroup(string path, string acctPath, double cores)
     {
         Path = path;
+        AcctPath = acctPath;
         Cores = cores;
     }
 
     public string Path { get; }
+    public string AcctPath { get; }
     public double Cores { get; }
 
     public static CpuCgroup Create(string name, double cores)
     {
-        if (!Directory.Exists(Root)) throw new InvalidOperationException($"--instance-cpu needs the cgroup v1 cpu controller at {Root} (and root)");
-        var path = System.IO.Path.Combine(Root, Prefix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "-" + name);
-        Directory.CreateDirectory(path);
-        var g = new CpuCgroup(path, cores);
+        if (!Directory.Exists(Root) || !Directory.Exists(AcctRoot)) throw new InvalidOperationException($"--instance-cpu needs the cgroup v1 cpu and cpuacct controllers at {Root} and {AcctRoot} (and root)");
+        var leaf = Prefix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "-" + name;
+        var path = System.IO.Path.Combine(Root, leaf);
+        var g = new CpuCgroup(path, System.IO.Path.Combine(AcctRoot, leaf), cores);
         try
         {
+            Directory.CreateDirectory(g.Path);
+            Directory.CreateDirectory(g.AcctPath);
             File.WriteAllText(System.IO.Path.Combine(path, "cpu.cfs_period_us"), PeriodUs.ToString(CultureInfo.InvariantCulture));
             File.WriteAllText(System.IO.Path.Combine(path, "cpu.cfs_quota_us"), ((long)Math.Round(cores * PeriodUs)).ToString(CultureInfo.InvariantCulture));
         }
@@ -43,6 +51,9 @@ internal sealed class CpuCgroup : IDisposable
         }
         return g;
     }
+
+    /// <summary>CPU seconds used by the group's processes so far (cpuacct.usage).</summary>
+    public double CpuSeconds() => long.Parse(File.ReadAllText(System.IO.Path.Combine(AcctPath, "cpuacct.usage")).Trim(), CultureInfo.InvariantCulture) / 1e9;
 
     /// <summary>cpu.stat: CFS periods, periods in which the group ran out of quota, and the time it was held back.</summary>
     public (long Periods, long Throttled, double ThrottledSeconds) Stat()
@@ -64,26 +75,28 @@ internal sealed class CpuCgroup : IDisposable
 
     public void Dispose()
     {
-        // rmdir fails while a task is still in the group (a process that has not been reaped yet): try for a while.
-        for (var i = 0; i < 100 && Directory.Exists(Path); i++)
+        foreach (var dir in new[] { Path, AcctPath })
         {
-            try
+            // rmdir fails while a task is still in the group (a process that has not been reaped yet): try for a while.
+            for (var i = 0; i < 100 && Directory.Exists(dir); i++)
             {
-                Directory.Delete(Path);
+                try
+                {
+                    Directory.Delete(dir);
+                }
+                catch (IOException)
+                {
+                    Thread.Sleep(100);
+                }
             }
-            catch (IOException)
-            {
-                Thread.Sleep(100);
-            }
+            if (Directory.Exists(dir)) Console.Error.WriteLine($"could not remove the cgroup {dir}: tasks {File.ReadAllText(System.IO.Path.Combine(dir, "tasks")).Trim()}");
         }
-        if (Directory.Exists(Path)) Console.Error.WriteLine($"could not remove the cgroup {Path}: tasks {File.ReadAllText(System.IO.Path.Combine(Path, "tasks")).Trim()}");
     }
 
     /// <summary>Groups left by an earlier run of this benchmark that was killed (its pid is gone and the group is empty).</summary>
     public static void RemoveStale()
     {
-        if (!Directory.Exists(Root)) return;
-        foreach (var d in Directory.GetDirectories(Root, Prefix + "*"))
+        foreach (var d in new[] { Root, AcctRoot }.Where(Directory.Exists).SelectMany(r => Directory.GetDirectories(r, Prefix + "*")))
         {
             var pid = System.IO.Path.GetFileName(d)[Prefix.Length..].Split('-')[0];
             if (Directory.Exists($"/proc/{pid}") || File.ReadAllText(System.IO.Path.Combine(d, "tasks")).Trim().Length > 0) continue;
@@ -129,7 +142,8 @@ internal sealed class CloudProcess : IAsyncDisposable
     {
         // The shell joins the group, then becomes kc-cloud (same pid): every thread the runtime creates is in the group.
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-c", "echo $$ > \"$1/cgroup.procs\" && exec \"$2\" run --config \"$3\"", "sh", group.Path, exe, config }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "-c", "echo $$ > \"$1/cgroup.procs\" && echo $$ > \"$4/cgroup.procs\" && exec \"$2\" run --config \"$3\"", "sh", group.Path, exe, config, group.AcctPath })
+            psi.ArgumentList.Add(a);
         var p = Process.Start(psi) ?? throw new InvalidOperationException("kc-cloud did not start");
         var c = new CloudProcess(p, group, id);
         p.OutputDataReceived += (_, e) => c.Append(e.Data);
@@ -145,13 +159,8 @@ internal sealed class CloudProcess : IAsyncDisposable
         lock (_out) _out.AppendLine(line);
     }
 
-    /// <summary>CPU seconds of the whole process (every thread), from /proc/&lt;pid&gt;/stat.</summary>
-    public double CpuSeconds()
-    {
-        var stat = File.ReadAllText($"/proc/{Pid}/stat");
-        var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0;
-    }
+    /// <summary>CPU seconds of the whole process (every thread, ended ones included), from its cpuacct group.</summary>
+    public double CpuSeconds() => Group.CpuSeconds();
 
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int sig);

@@ -23,13 +23,14 @@ echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 # If the benchmark dies, the kc-cloud instances it started in cgroups of their own (--instance-cpu) go with it and the
 # groups are removed; the benchmark itself removes them when it ends normally or fails.
 cleanup() {
-  local d
-  for d in /sys/fs/cgroup/cpu/kc-bench-ingest-*/; do
+  set +e
+  local d owner pid
+  for d in /sys/fs/cgroup/cpu/kc-bench-ingest-*/ /sys/fs/cgroup/cpuacct/kc-bench-ingest-*/; do
     [[ -d $d ]] || continue
-    local owner; owner=$(basename "$d" | cut -d- -f4)
+    owner=$(basename "$d" | cut -d- -f4)
     [[ -d /proc/$owner ]] && continue
-    local pid; for pid in $(cat "$d/tasks"); do kill -CONT "$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; done
-    for _ in 1 2 3 4 5 6 7 8 9 10; do rmdir "$d" 2>/dev/null && break; sleep 0.2; done
+    for pid in $(cat "$d/cgroup.procs"); do kill -CONT "$pid"; kill -KILL "$pid"; done 2>/dev/null
+    for _ in $(seq 50); do rmdir "$d" 2>/dev/null && break; sleep 0.2; done
   done
 }
 trap cleanup EXIT
