@@ -5,6 +5,8 @@
 // each in a fresh database, variants back-to-back, repeated for --rounds. Then the latency of a live load: every
 // gateway publishes one batch per second stamped with the time of publishing; latency = when InfluxDB answered the
 // write (the point is queryable from then on) minus the reading's timestamp.
+// --instance-cpu Q: instead of ingest1/ingest2 in this process, `kc-cloud run` processes, each in a cgroup limited to Q of
+// a CPU (Capped.cs): 1, 2 (, 3…) instances with the same quota each, against the same ceiling.
 // --pin: influxd on CPU 1 alone, mosquitto and this process (ingestors, posters, publishers) on CPU 0, for the ceiling and
 // the ingest variants alike — as deployed, where InfluxDB has its own server. run.sh starts this process under taskset.
 using System.Diagnostics;
@@ -34,11 +36,13 @@ Console.WriteLine(string.Create(inv, $"ingest: batch_points {o.Ingest.BatchPoint
 
 if (o.Pin && Cpu.Allowed(Environment.ProcessId) != Options.ClientCpus)
     throw new InvalidOperationException($"--pin: this process may run on CPUs {Cpu.Allowed(Environment.ProcessId)}, expected {Options.ClientCpus}: start it with bench/ingest/run.sh --pin (taskset -c {Options.ClientCpus})");
+if (o.InstanceCpu is not null) CpuCgroup.RemoveStale();
 using var work = new TempDir();
 await using var influxd = await LocalInfluxd.StartAsync(Path.Combine(work.Path, "influxd"), cpus: o.Pin ? Options.InfluxdCpus : null);
 await using var mosquitto = Mosquitto.Start(work.Path, o.Pin ? Options.ClientCpus : null);
 Console.WriteLine($"influxd 1.6.7 on {influxd.Url}, mosquitto on 127.0.0.1:{mosquitto.Port}");
 Cpu.Pids = (influxd.Pid, mosquitto.Pid);
+if (o.InstanceCpu is { } quota) Console.WriteLine(string.Create(inv, $"instances: separate kc-cloud processes, each in its own cgroup (cpu.cfs_quota_us {quota * 100_000:0} of cpu.cfs_period_us 100000 = {quota} CPU); variants: {string.Join(", ", o.Instances.Select(n => $"capped{n}"))}"));
 Console.WriteLine($"mode: {(o.Pin ? $"pinned (influxd on CPU {Options.InfluxdCpus}; mosquitto and this process on CPU {Options.ClientCpus})" : "unpinned (all processes share every CPU)")}; {Cpu.AllowedAll()}");
 
 var start = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3600 - o.Seconds);
@@ -53,7 +57,7 @@ Profile.Run(payloads, o);
 if (o.WarmupSeconds > 0)
 {
     var warm = payloads.Take(o.WarmupSeconds * o.Gateways).ToList();
-    foreach (var n in new[] { 1, 2 })
+    foreach (var n in o.InstanceCpu is null ? new[] { 1, 2 } : []) // capped instances warm up in each variant (a process of their own)
     {
         var (seconds, _) = await Drain.RunAsync(influxd.Url, mosquitto.Port, $"warmup{n}", n, warm, o, profile: false);
         Console.WriteLine(string.Create(inv, $"warm-up (not counted): {n} ingestor(s) drained {warm.Count:N0} batches in {seconds:0.00} s"));
@@ -63,12 +67,23 @@ if (o.WarmupSeconds > 0)
 }
 
 var results = new List<(string Variant, int Round, double Seconds, string Note)>();
+// Capped instances drain a warm-up backlog of their own first: other instants, so that every line stays distinct.
+var warmCapped = Enumerable.Range(0, o.WarmupSeconds).SelectMany(s => Enumerable.Range(0, o.Gateways).Select(g => Load.Batch(o, g, s, start.AddSeconds(s - o.WarmupSeconds))))
+    .Select(b => (Topic: Topics.Telemetry(b.Site, b.Gateway), Payload: TelemetryCodec.Encode(b))).ToList();
+var ofQuota = new List<(string Variant, int Round, double[] OfQuota)>();
 for (var round = 1; round <= o.Rounds; round++)
 {
     var (c, cpu) = await Ceiling.RunAsync(influxd.Url, $"ceiling_{round}", batches, o);
     results.Add(("ceiling", round, c, cpu));
     Report(results[^1]);
-    foreach (var n in new[] { 1, 2 })
+    foreach (var n in o.InstanceCpu is null ? [] : o.Instances)
+    {
+        var (seconds, note, of) = await CappedDrain.RunAsync(influxd.Url, mosquitto.Port, work.Path, $"capped{n}_{round}", n, warmCapped, payloads, o);
+        results.Add(($"capped{n}", round, seconds, note));
+        ofQuota.Add(($"capped{n}", round, of));
+        Report(results[^1]);
+    }
+    foreach (var n in o.InstanceCpu is null ? new[] { 1, 2 } : [])
     {
         var (seconds, note) = await Drain.RunAsync(influxd.Url, mosquitto.Port, $"ingest{n}_{round}", n, payloads, o);
         results.Add(($"ingest{n}", round, seconds, note));
@@ -83,6 +98,24 @@ foreach (var r in results)
 {
     var ceiling = results.Single(x => x.Variant == "ceiling" && x.Round == r.Round).Seconds;
     Console.WriteLine(string.Create(inv, $"| {r.Variant} | {r.Round} | {r.Seconds:0.00} | {o.Readings / r.Seconds:N0} | {o.Lines / r.Seconds:N0} | {ceiling / r.Seconds:0.00} | {r.Note} |"));
+}
+if (o.InstanceCpu is { } q)
+{
+    Console.WriteLine();
+    Console.WriteLine(string.Create(inv, $"instances with {q} CPU each (cgroup quota); speed against 1 instance of the same round:"));
+    Console.WriteLine("| round | ceiling readings/s | " + string.Join(" | ", o.Instances.Select(n => $"{n} instance(s) readings/s | of ceiling | vs 1 instance | CPU of quota per instance")) + " |");
+    Console.WriteLine("|---|---|" + string.Concat(o.Instances.Select(_ => "---|---|---|---|")));
+    for (var round = 1; round <= o.Rounds; round++)
+    {
+        var ceiling = results.Single(x => x.Variant == "ceiling" && x.Round == round).Seconds;
+        var one = results.SingleOrDefault(x => x.Variant == "capped1" && x.Round == round).Seconds;
+        Console.WriteLine(string.Create(inv, $"| {round} | {o.Readings / ceiling:N0} | ") + string.Join(" | ", o.Instances.Select(n =>
+        {
+            var s = results.Single(x => x.Variant == $"capped{n}" && x.Round == round).Seconds;
+            var of = ofQuota.Single(x => x.Variant == $"capped{n}" && x.Round == round).OfQuota;
+            return string.Create(inv, $"{o.Readings / s:N0} | {ceiling / s:0.00} | {(one > 0 ? (one / s).ToString("0.00", inv) : "-")} | {string.Join(" / ", of.Select(x => x.ToString("0.00", inv)))}");
+        })) + " |");
+    }
 }
 
 if (o.LatencySeconds > 0)
@@ -118,6 +151,10 @@ internal sealed class Options
     public const string InfluxdCpus = "1";
     public const string ClientCpus = "0";
     public IngestConfig Ingest { get; } = new();
+    /// <summary>When set: the ingest variants are kc-cloud processes, each in a cgroup with this much of a CPU.</summary>
+    public double? InstanceCpu { get; private set; }
+    /// <summary>With <see cref="InstanceCpu"/>: the numbers of instances measured, in this order, each round.</summary>
+    public int[] Instances { get; private set; } = [1, 2];
 
     public int Batches => Gateways * Seconds;
     public long Readings => (long)Batches * Devices * Points.Length;
@@ -152,9 +189,13 @@ internal sealed class Options
                 case "--max-in-flight": o.Ingest.MaxInFlight = N(); break;
                 case "--micro": o.Micro = N(); break;
                 case "--perf": o.PerfDir = Path.GetFullPath(v); break;
+                case "--instance-cpu": o.InstanceCpu = double.Parse(v, CultureInfo.InvariantCulture); break;
+                case "--instances": o.Instances = [.. v.Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture))]; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
+        if (o.InstanceCpu is { } q && (q < 0.01 || q > Environment.ProcessorCount)) throw new ArgumentException($"--instance-cpu {q}: a share of one CPU between 0.01 and {Environment.ProcessorCount}");
+        if (o.InstanceCpu is not null && o.PerfDir is not null) throw new ArgumentException("--perf records this process, influxd and mosquitto only: not with --instance-cpu");
         return o;
     }
 }
@@ -486,10 +527,15 @@ internal static class Influx
     /// <summary>Every line is there: the benchmark counts only complete, verified runs.</summary>
     public static async Task AssertCountAsync(string url, string db, long lines)
     {
+        var n = await CountAsync(url, db);
+        if (n != lines) throw new InvalidOperationException($"{db}: InfluxDB holds {n} lines, expected {lines}");
+    }
+
+    public static async Task<long> CountAsync(string url, string db)
+    {
         using var q = new InfluxQlClient(url, db, timeout: TimeSpan.FromMinutes(2));
         var s = await q.QueryAsync("SELECT count(power_w) FROM meter");
-        var n = s.Count == 0 ? 0 : (long)s[0].Numbers("count").Single()!.Value;
-        if (n != lines) throw new InvalidOperationException($"{db}: InfluxDB holds {n} lines, expected {lines}");
+        return s.Count == 0 ? 0 : (long)s[0].Numbers("count").Single()!.Value;
     }
 }
 

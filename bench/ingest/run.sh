@@ -10,6 +10,8 @@
 #   --pin                                      influxd alone on CPU 1, mosquitto and the benchmark (ingestors, posters) on
 #                                              CPU 0, for every variant: influxd with its own core, as deployed
 #   --perf DIR                                 perf record -g of the processes during each drain (DIR/<variant>.data)
+#   --instance-cpu Q [--instances 1,2]         instead of ingest1/ingest2: separate `kc-cloud run` processes, each in a cgroup
+#                                              (v1 cpu controller, needs root) limited to Q of a CPU; 1, 2… instances each round
 #   --micro N                                  only the CPU cost per reading of the ingest path (old and new), N batches, no servers
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -18,6 +20,20 @@ for exe in /usr/bin/influxd /usr/sbin/mosquitto; do
 done
 dotnet build "$ROOT/bench/IngestThroughput/IngestThroughput.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# If the benchmark dies, the kc-cloud instances it started in cgroups of their own (--instance-cpu) go with it and the
+# groups are removed; the benchmark itself removes them when it ends normally or fails.
+cleanup() {
+  set +e
+  local d owner pid
+  for d in /sys/fs/cgroup/cpu/kc-bench-ingest-*/ /sys/fs/cgroup/cpuacct/kc-bench-ingest-*/; do
+    [[ -d $d ]] || continue
+    owner=$(basename "$d" | cut -d- -f4)
+    [[ -d /proc/$owner ]] && continue
+    for pid in $(cat "$d/cgroup.procs"); do kill -CONT "$pid"; kill -KILL "$pid"; done 2>/dev/null
+    for _ in $(seq 50); do rmdir "$d" 2>/dev/null && break; sleep 0.2; done
+  done
+}
+trap cleanup EXIT
 PIN=()
 for a in "$@"; do if [[ $a == --pin ]]; then PIN=(taskset -c 0); fi; done
 "${PIN[@]}" dotnet "$ROOT/bench/IngestThroughput/bin/Release/net10.0/IngestThroughput.dll" "$@"
