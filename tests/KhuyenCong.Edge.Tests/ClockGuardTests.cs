@@ -84,6 +84,53 @@ public sealed class ClockGuardTests
     }
 
     [Fact]
+    public async Task A_wall_clock_that_stood_still_does_not_give_a_device_the_same_timestamp_twice()
+    {
+        var clock = new ManualClock(TrueNow);
+        var outbox = new MemoryOutbox();
+        var guard = new ClockGuard(clock, outbox, Floor, boot: "b");
+        await guard.AddAsync(Kiln, [Temp(TrueNow, 1)], default);
+        // Half a second passes, but the wall clock stands still: the next poll carries the same timestamp. Handed
+        // over as it is, it would overwrite the first reading in InfluxDB (same series, same time).
+        clock.Advance(TimeSpan.FromMilliseconds(500));
+        clock.SetWall(TrueNow);
+        await guard.AddAsync(Kiln, [Temp(TrueNow, 2)], default);
+        Assert.Single(await outbox.PeekAsync(10, default));
+        Assert.Equal(1, guard.HeldCount);
+
+        // The clock catches up: the held poll gets its true time back from the monotonic clock.
+        clock.Advance(TimeSpan.FromMilliseconds(500));
+        clock.SetWall(TrueNow.AddSeconds(1));
+        await guard.AddAsync(Kiln, [Temp(clock.GetUtcNow(), 3)], default);
+        var all = await outbox.PeekAsync(10, default);
+        Assert.Equal([1.0, 2, 3], all.Select(p => p.Reading.Value));
+        Assert.Equal([TrueNow, TrueNow.AddMilliseconds(500), TrueNow.AddSeconds(1)], all.Select(p => p.Reading.Timestamp));
+        Assert.Equal([Qualities.Good, Qualities.Uncertain, Qualities.Good], all.Select(p => p.Reading.Quality));
+    }
+
+    [Fact]
+    public async Task When_the_clock_never_catches_up_each_poll_still_gets_a_later_timestamp_than_the_last()
+    {
+        var clock = new ManualClock(TrueNow);
+        var outbox = new MemoryOutbox();
+        var guard = new ClockGuard(clock, outbox, Floor, boot: "b");
+        await guard.AddAsync(Kiln, [Temp(TrueNow, 1), Temp(TrueNow, 1.5) with { Point = "kiln_setpoint_c" }], default);
+        clock.Advance(TimeSpan.FromMilliseconds(500));
+        clock.SetWall(TrueNow); // stood still for 500 ms, then runs on from there: the 500 ms are lost to it
+        await guard.AddAsync(Kiln, [Temp(TrueNow, 2), Temp(TrueNow, 2.5) with { Point = "kiln_setpoint_c" }], default);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        await guard.AddAsync(Kiln, [Temp(clock.GetUtcNow(), 3)], default);
+
+        var all = await outbox.PeekAsync(10, default);
+        Assert.Equal([1.0, 1.5, 2, 2.5, 3], all.Select(p => p.Reading.Value));
+        // The held poll's true time (now − 1 ms of age, i.e. the first poll's time) is taken: it is moved 1 ms after
+        // the device's last timestamp, and its two readings keep sharing one timestamp.
+        Assert.Equal([TrueNow, TrueNow, TrueNow.AddMilliseconds(1), TrueNow.AddMilliseconds(1), TrueNow.AddMilliseconds(2)],
+            all.Select(p => p.Reading.Timestamp));
+        Assert.Equal([Qualities.Good, Qualities.Good, Qualities.Uncertain, Qualities.Uncertain, Qualities.Uncertain], all.Select(p => p.Reading.Quality));
+    }
+
+    [Fact]
     public async Task Held_readings_count_against_the_outbox_budget()
     {
         var clock = new ManualClock(DateTimeOffset.UnixEpoch);

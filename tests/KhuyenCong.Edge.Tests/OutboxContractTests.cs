@@ -97,7 +97,7 @@ public abstract class OutboxContractTests : IAsyncLifetime
         Assert.Equal(3, Outbox.Stats().Held);
         Assert.Equal(2, Outbox.Stats().Depth);
 
-        var (released, lost) = await Outbox.ReleaseHeldAsync(m => T0.AddMilliseconds(m.MonotonicMs), default);
+        var (released, lost) = await Outbox.ReleaseHeldAsync((m, _) => T0.AddMilliseconds(m.MonotonicMs), default);
         Assert.Equal((3L, 0L), (released, lost));
         var all = await Outbox.PeekAsync(100, default);
         Assert.Equal([1000.0, 1001, 1002, 1003, 1004], all.Select(p => p.Reading.Value));
@@ -114,7 +114,7 @@ public abstract class OutboxContractTests : IAsyncLifetime
     {
         await Outbox.HoldAsync(Meter, [Energy(0), Energy(1)], new ClockMark("before-the-power-cut", 9_000), default);
         await Outbox.HoldAsync(Meter, [Energy(2)], new ClockMark("this-boot", 1_000), default);
-        var (released, lost) = await Outbox.ReleaseHeldAsync(m => m.Boot == "this-boot" ? T0 : null, default);
+        var (released, lost) = await Outbox.ReleaseHeldAsync((m, _) => m.Boot == "this-boot" ? T0 : null, default);
         Assert.Equal((1L, 2L), (released, lost));
         Assert.Equal([1002.0], (await Outbox.PeekAsync(100, default)).Select(p => p.Reading.Value));
         Assert.Equal(2, Outbox.Stats().Unrecoverable);
@@ -128,7 +128,7 @@ public abstract class OutboxContractTests : IAsyncLifetime
         await Outbox.HoldAsync(Meter, [Energy(0)], new ClockMark("b", 0), default);
         await Outbox.FlushAsync(default);
         Assert.False(wait.IsCompleted);
-        await Outbox.ReleaseHeldAsync(_ => T0, default);
+        await Outbox.ReleaseHeldAsync((_, _) => T0, default);
         await wait.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
@@ -166,7 +166,7 @@ public sealed class MemoryOutboxContract : OutboxContractTests
         Assert.Equal((2L, 1L, 4L), (small.Stats().Dropped, small.Stats().Depth, small.Stats().Held));
         await small.HoldAsync(Meter, [.. Enumerable.Range(7, 2).Select(Energy)], new ClockMark("b", 0), default);
         Assert.Equal((4L, 0L, 5L), (small.Stats().Dropped, small.Stats().Depth, small.Stats().Held));
-        await small.ReleaseHeldAsync(_ => T0, default);
+        await small.ReleaseHeldAsync((_, _) => T0, default);
         Assert.Equal([1004.0, 1005, 1006, 1007, 1008], (await small.PeekAsync(100, default)).Select(p => p.Reading.Value));
     }
 }
@@ -248,7 +248,7 @@ public sealed class SqliteOutboxContract : OutboxContractTests
         var s = reopened.Stats();
         Assert.Equal((3L, 3L), (s.Depth, s.Held));
         Assert.Equal(T0.AddSeconds(2), s.NewestTimestamp);
-        var (released, lost) = await reopened.ReleaseHeldAsync(m => m.Boot == "boot-a" ? T0.AddMilliseconds(m.MonotonicMs) : null, default);
+        var (released, lost) = await reopened.ReleaseHeldAsync((m, _) => m.Boot == "boot-a" ? T0.AddMilliseconds(m.MonotonicMs) : null, default);
         Assert.Equal((2L, 1L), (released, lost));
         await reopened.DisposeAsync();
 
@@ -278,7 +278,7 @@ public sealed class SqliteOutboxContract : OutboxContractTests
         Assert.Equal(0, stats.Depth);
         Assert.True(stats.Dropped > 200, $"only {stats.Dropped} dropped: held readings were not dropped");
         Assert.Equal(4000, stats.Held + stats.Dropped);
-        await small.ReleaseHeldAsync(_ => T0, default);
+        await small.ReleaseHeldAsync((_, _) => T0, default);
         var left = await small.PeekAsync(10_000, default);
         Assert.Equal(1000.0 + 3999, left[^1].Reading.Value);
         Assert.True(left.Zip(left.Skip(1)).All(p => p.First.Reading.Value + 1 == p.Second.Reading.Value));

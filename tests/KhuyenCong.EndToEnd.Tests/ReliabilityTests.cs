@@ -270,27 +270,26 @@ internal sealed class WatchedOutbox(IOutbox inner) : IOutbox
 
     // A poll taken while the clock guard distrusted the clock (a step back of the wall clock) is held, then released
     // with its true time: it is handed over then, under that time.
-    private readonly ConcurrentDictionary<ClockMark, ConcurrentQueue<string>> _heldDevices = new();
+    private readonly ConcurrentDictionary<(ClockMark, string), bool> _heldPolls = new();
 
     public ValueTask HoldAsync(DeviceInfo device, IReadOnlyList<Reading> readings, ClockMark takenAt, CancellationToken ct)
     {
         Interlocked.Add(ref _held, readings.Count);
-        if (readings.Count > 0) _heldDevices.GetOrAdd(takenAt, _ => new()).Enqueue(device.Id);
+        if (readings.Count > 0) _heldPolls.TryAdd((takenAt, device.Id), true);
         return inner.HoldAsync(device, readings, takenAt, ct);
     }
 
-    public Task<(long Released, long Unrecoverable)> ReleaseHeldAsync(Func<ClockMark, DateTimeOffset?> trueTime, CancellationToken ct) =>
-        inner.ReleaseHeldAsync(mark =>
+    public Task<(long Released, long Unrecoverable)> ReleaseHeldAsync(Func<ClockMark, string, DateTimeOffset?> trueTime, CancellationToken ct) =>
+        inner.ReleaseHeldAsync((mark, device) =>
         {
-            var ts = trueTime(mark);
-            if (ts is { } t && _heldDevices.TryRemove(mark, out var devices))
+            var ts = trueTime(mark, device);
+            if (ts is { } t && _heldPolls.TryRemove((mark, device), out _))
             {
-                foreach (var d in devices)
-                {
-                    _calls.AddOrUpdate(d, 1, (_, n) => n + 1);
-                    _fate.TryAdd((d, t.ToUnixTimeMilliseconds()), null);
-                    _handedTimes.AddOrUpdate((d, t.ToUnixTimeMilliseconds()), 1, (_, n) => n + 1);
-                }
+                // One held poll, handed over now under the time the guard gave it.
+                var key = (device, t.ToUnixTimeMilliseconds());
+                _calls.AddOrUpdate(device, 1, (_, n) => n + 1);
+                _fate.TryAdd(key, null);
+                _handedTimes.AddOrUpdate(key, 1, (_, n) => n + 1);
             }
             return ts;
         }, ct);

@@ -24,6 +24,9 @@ public sealed class ClockGuard : IReadingSink
     // One hand-over at a time, so the clock is read and the floor raised in the order readings reach the outbox.
     private readonly SemaphoreSlim _gate = new(1, 1);
     private DateTimeOffset _floor;
+    // The last timestamp handed over per device (ms): a device's timestamps must grow, or a later reading would
+    // overwrite an earlier one in InfluxDB (same series, same time).
+    private readonly Dictionary<string, long> _lastMs = new(StringComparer.Ordinal);
     private bool _mayHold;
     private long _corrected;
 
@@ -66,13 +69,16 @@ public sealed class ClockGuard : IReadingSink
         try
         {
             var now = _clock.GetUtcNow();
-            if (!IsTrusted(now))
+            // A poll stamped no later than the device's previous one means the wall clock stood still or went back
+            // between them (seen on virtual machines, and when NTP steps the clock): hold it like an untrusted one.
+            if (!IsTrusted(now) || (readings.Count > 0 && _lastMs.TryGetValue(device.Id, out var last) && readings.Min(r => r.Timestamp.ToUnixTimeMilliseconds()) <= last))
             {
                 await _outbox.HoldAsync(device, readings, Mark(), CancellationToken.None).ConfigureAwait(false);
                 _mayHold = true;
                 return;
             }
             if (_mayHold) await ReleaseAsync(now).ConfigureAwait(false);
+            readings = InOrder(device.Id, readings);
             foreach (var r in readings)
                 if (r.Timestamp > _floor) _floor = r.Timestamp;
             await _outbox.AddAsync(device, readings, CancellationToken.None).ConfigureAwait(false);
@@ -96,13 +102,55 @@ public sealed class ClockGuard : IReadingSink
     {
         var monoNow = MonotonicMs(_clock.GetTimestamp());
         var nowMs = now.ToUnixTimeMilliseconds();
-        var (released, lost) = await _outbox.ReleaseHeldAsync(mark =>
-            mark.Boot == _boot && mark.MonotonicMs <= monoNow ? DateTimeOffset.FromUnixTimeMilliseconds(nowMs - (monoNow - mark.MonotonicMs)) : null,
-            CancellationToken.None).ConfigureAwait(false);
+        // The readings of one poll share one mark and get one time; each device's times keep growing.
+        var given = new Dictionary<(ClockMark, string), DateTimeOffset>();
+        var (released, lost) = await _outbox.ReleaseHeldAsync((mark, device) =>
+        {
+            if (mark.Boot != _boot || mark.MonotonicMs > monoNow) return null;
+            if (given.TryGetValue((mark, device), out var ts)) return ts;
+            ts = DateTimeOffset.FromUnixTimeMilliseconds(After(device, nowMs - (monoNow - mark.MonotonicMs)));
+            given[(mark, device)] = ts;
+            if (ts > _floor) _floor = ts;
+            return ts;
+        }, CancellationToken.None).ConfigureAwait(false);
         _mayHold = false;
         Interlocked.Add(ref _corrected, released);
         if (released > 0) _log?.LogInformation("Clock trusted again: {Count} held readings re-stamped with their true time", released);
         if (lost > 0) _log?.LogWarning("{Count} readings held before a reboot cannot be dated (the clock was never trusted in that boot); dropped", lost);
+    }
+
+    /// <summary>
+    /// <paramref name="ms"/>, or 1 ms after the device's last timestamp when it is not later (then the true time is not
+    /// known to the millisecond); remembered as the device's last.
+    /// </summary>
+    private long After(string device, long ms)
+    {
+        if (_lastMs.TryGetValue(device, out var last) && ms <= last) ms = last + 1;
+        _lastMs[device] = ms;
+        return ms;
+    }
+
+    /// <summary>The readings with each device's timestamps growing; any moved are marked uncertain and counted as corrected.</summary>
+    private IReadOnlyList<Reading> InOrder(string device, IReadOnlyList<Reading> readings)
+    {
+        List<Reading>? moved = null;
+        long? from = null, to = null;
+        for (var i = 0; i < readings.Count; i++)
+        {
+            var r = readings[i];
+            var ms = r.Timestamp.ToUnixTimeMilliseconds();
+            // Readings of one poll share a timestamp: they keep sharing it.
+            if (ms != from)
+            {
+                from = ms;
+                to = After(device, ms);
+            }
+            if (to == ms && moved is null) continue;
+            moved ??= [.. readings.Take(i)];
+            moved.Add(to == ms ? r : r with { Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(to!.Value), Quality = Qualities.Uncertain });
+            if (to != ms) Interlocked.Increment(ref _corrected);
+        }
+        return moved ?? readings;
     }
 
     /// <summary>Linux's id of this boot; elsewhere one per process (a restart is then treated like a reboot).</summary>

@@ -54,10 +54,10 @@ public interface IOutbox : IReadingSink, IAsyncDisposable
 
     /// <summary>
     /// Moves every held reading into the outbox in the order they were taken, stamped by <paramref name="trueTime"/>
-    /// and marked <see cref="Qualities.Uncertain"/>; a reading for which it returns null (its time cannot be known) is
-    /// dropped and counted as unrecoverable. Returns how many were released and how many were unrecoverable.
+    /// (called in that order with each reading's mark and device id) and marked <see cref="Qualities.Uncertain"/>; a
+    /// reading for which it returns null (its time cannot be known) is dropped and counted as unrecoverable. Returns how many were released and how many were unrecoverable.
     /// </summary>
-    Task<(long Released, long Unrecoverable)> ReleaseHeldAsync(Func<ClockMark, DateTimeOffset?> trueTime, CancellationToken ct);
+    Task<(long Released, long Unrecoverable)> ReleaseHeldAsync(Func<ClockMark, string, DateTimeOffset?> trueTime, CancellationToken ct);
 
     /// <summary>Signalled when readings become durable, so the publisher need not poll.</summary>
     Task WaitForReadingsAsync(CancellationToken ct);

@@ -59,14 +59,14 @@ public sealed class MemoryOutbox(int maxReadings = 1_000_000) : IOutbox
         return ValueTask.CompletedTask;
     }
 
-    public Task<(long Released, long Unrecoverable)> ReleaseHeldAsync(Func<ClockMark, DateTimeOffset?> trueTime, CancellationToken ct)
+    public Task<(long Released, long Unrecoverable)> ReleaseHeldAsync(Func<ClockMark, string, DateTimeOffset?> trueTime, CancellationToken ct)
     {
         long released = 0, lost = 0;
         lock (_gate)
         {
             foreach (var (device, reading, mark) in _held)
             {
-                if (trueTime(mark) is not { } ts)
+                if (trueTime(mark, device.Id) is not { } ts)
                 {
                     lost++;
                     continue;

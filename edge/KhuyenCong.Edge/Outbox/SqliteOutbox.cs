@@ -211,7 +211,7 @@ public sealed class SqliteOutbox : IOutbox
         return ValueTask.CompletedTask;
     }
 
-    public async Task<(long Released, long Unrecoverable)> ReleaseHeldAsync(Func<ClockMark, DateTimeOffset?> trueTime, CancellationToken ct)
+    public async Task<(long Released, long Unrecoverable)> ReleaseHeldAsync(Func<ClockMark, string, DateTimeOffset?> trueTime, CancellationToken ct)
     {
         await _lock.WaitAsync(ct).ConfigureAwait(false);
         try
@@ -228,7 +228,7 @@ public sealed class SqliteOutbox : IOutbox
                 var devices = new Dictionary<(string, string, string?, string?), DeviceInfo>();
                 while (r.Read())
                 {
-                    if (trueTime(new ClockMark(r.GetString(7), r.GetInt64(8))) is not { } ts)
+                    if (trueTime(new ClockMark(r.GetString(7), r.GetInt64(8)), r.GetString(0)) is not { } ts)
                     {
                         lost++;
                         continue;
