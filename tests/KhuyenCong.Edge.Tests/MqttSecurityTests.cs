@@ -20,17 +20,8 @@ public sealed class MqttSecurityTests : IDisposable
     [Fact]
     public async Task With_its_CA_and_a_client_certificate_the_edge_publishes_over_mqtts_to_a_broker_that_requires_one()
     {
-        using var pki = await TestCertificates.CreateAsync();
-        var (cert, key) = await pki.IssueClientAsync("gw", "gw-test");
-        await using var broker = await MosquittoServer.StartTlsAsync(pki, requireCertificate: true);
-        var gw = Gateway(broker.Url, $"""
-              tls:
-                ca_file: {pki.CaFile}
-                cert_file: {cert}
-                key_file: {key}
-            """);
-        var (tapCert, tapKey) = await pki.IssueClientAsync("tap", "test-tap");
-        await using var tap = await StartTapAsync(broker, ["--cafile", pki.CaFile, "--cert", tapCert, "--key", tapKey]);
+        await using var tls = await MutualTlsAsync();
+        var (broker, gw, tap) = (tls.Broker, tls.Gateway, tls.Tap);
 
         var logs = new ListLogs();
         await using var run = await RunAgentAsync(gw, logs);
@@ -116,17 +107,8 @@ public sealed class MqttSecurityTests : IDisposable
     [Fact]
     public async Task The_kc_edge_program_publishes_over_mqtts_with_a_client_certificate_and_stops_cleanly()
     {
-        using var pki = await TestCertificates.CreateAsync();
-        var (cert, key) = await pki.IssueClientAsync("gw", "gw-test");
-        await using var broker = await MosquittoServer.StartTlsAsync(pki, requireCertificate: true);
-        var gw = Gateway(broker.Url, $"""
-              tls:
-                ca_file: {pki.CaFile}
-                cert_file: {cert}
-                key_file: {key}
-            """);
-        var (tapCert, tapKey) = await pki.IssueClientAsync("tap", "test-tap");
-        await using var tap = await StartTapAsync(broker, ["--cafile", pki.CaFile, "--cert", tapCert, "--key", tapKey]);
+        await using var tls = await MutualTlsAsync();
+        var (broker, gw, tap) = (tls.Broker, tls.Gateway, tls.Tap);
         await using var sim = new SimulatorHost(gw, timeScale: 60);
         await sim.StartAsync(default);
         await using var edge = ExternalProcess.Start(EdgeProgram.Path, ["run", "--config", gw.File]);
@@ -216,6 +198,33 @@ public sealed class MqttSecurityTests : IDisposable
               - {"{"} id: kiln1-meter, bus: lan, profile: eastron-sdm630, unit: 1, poll_interval: 200ms, kiln: kiln-1 {"}"}
             """);
         return GatewayConfigLoader.Load(path);
+    }
+
+    /// <summary>A broker that requires a client certificate, a gateway config with its CA, certificate and key, and a tap
+    /// subscribed with a certificate of its own.</summary>
+    private async Task<MutualTls> MutualTlsAsync()
+    {
+        var pki = await TestCertificates.CreateAsync();
+        var (cert, key) = await pki.IssueClientAsync("gw", "gw-test");
+        var broker = await MosquittoServer.StartTlsAsync(pki, requireCertificate: true);
+        var gw = Gateway(broker.Url, $"""
+              tls:
+                ca_file: {pki.CaFile}
+                cert_file: {cert}
+                key_file: {key}
+            """);
+        var (tapCert, tapKey) = await pki.IssueClientAsync("tap", "test-tap");
+        return new MutualTls(pki, broker, gw, await StartTapAsync(broker, ["--cafile", pki.CaFile, "--cert", tapCert, "--key", tapKey]));
+    }
+
+    private sealed record MutualTls(TestCertificates Pki, MosquittoServer Broker, LoadedGateway Gateway, Tap Tap) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Tap.DisposeAsync();
+            await Broker.DisposeAsync();
+            Pki.Dispose();
+        }
     }
 
     private static Task<Tap> StartTapAsync(MosquittoServer broker, string[] auth)
