@@ -63,7 +63,9 @@ mosquitto -c "$work/mosquitto.conf" >/dev/null 2>&1 & pids+=($!)
   done
 } > "$work/gateway.yaml"
 dotnet "$SIM" --config "$work/gateway.yaml" --time-scale 60 >/dev/null 2>&1 & pids+=($!)
-# Counts the telemetry messages that reach the broker, to show that each variant really worked.
+# Counts the telemetry messages that reach the broker, to show that each variant really worked. Started once the
+# broker answers: started before, mosquitto_sub gives up at once and every variant shows 0 messages.
+for _ in $(seq 1 100); do mosquitto_pub -p "$MQTT" -t kc/bench/probe -m up 2>/dev/null && break; sleep 0.1; done
 stdbuf -oL mosquitto_sub -p "$MQTT" -t 'kc/v1/+/+/telemetry' -F '%t' > "$work/published" 2>/dev/null & pids+=($!)
 sleep 2
 
