@@ -39,11 +39,13 @@ public sealed class InfluxAnswerTests
         await cloud.StartAsync(default);
         await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
 
+        // One message, so that every write below is the same batch tried again (messages arriving during a write go
+        // into a batch of their own).
         await using (var gw = await TestPublisher.ConnectAsync(mosquitto.Port))
         {
-            for (var i = 1; i <= 3; i++) await gw.PublishAsync(Sample.Batch("site-b", "gw-1", i, Sample.T0.AddMinutes(i)));
+            await gw.PublishAsync(Sample.Batch("site-b", "gw-1", 1, Sample.T0.AddMinutes(1)));
         }
-        await Eventually.Until(() => cloud.Ingestor.Stats.Acknowledgements == 3, () => $"all three batches are acknowledged ({cloud.Ingestor.Stats}); writes seen: {proxy.Describe()}");
+        await Eventually.Until(() => cloud.Ingestor.Stats.Acknowledgements == 1, () => $"the message is acknowledged ({cloud.Ingestor.Stats}); writes seen: {proxy.Describe()}");
 
         var writes = proxy.Writes.ToList();
         Assert.Equal([503, 429, 401], writes.Take(3).Select(w => w.Status));
@@ -57,7 +59,38 @@ public sealed class InfluxAnswerTests
 
         using var influx = new InfluxQlClient(influxd.Url, "busy");
         var meter = Assert.Single(await influx.QueryAsync("SELECT energy_import_kwh FROM meter"));
-        Assert.Equal(Enumerable.Range(1, 3).SelectMany(i => new[] { Sample.T0.AddMinutes(i), Sample.T0.AddMinutes(i).AddSeconds(5) }), meter.Times());
+        Assert.Equal([Sample.T0.AddMinutes(1), Sample.T0.AddMinutes(1).AddSeconds(5)], meter.Times());
+    }
+
+    [Fact]
+    public async Task A_message_is_written_at_once_when_InfluxDB_is_idle_and_messages_arriving_during_a_write_go_together_in_the_next()
+    {
+        var influxdStart = LocalInfluxd.StartAsync();
+        await using var mosquitto = await MosquittoServer.StartAsync();
+        await using var influxd = await influxdStart;
+        // Every write is held unanswered until the test lets them pass: "a write in hand".
+        await using var proxy = InfluxProxy.Start(influxd.Url, _ => null, holdFrom: 0);
+        // A flush interval of a minute: nothing below may be waiting for it.
+        await using var cloud = new CloudService(Sample.Config(Sample.IngestYaml(mosquitto, proxy.Url, "natural", "ingestor-natural", flushInterval: "1m")), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        await cloud.StartAsync(default);
+        await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
+
+        await using var gw = await TestPublisher.ConnectAsync(mosquitto.Port);
+        await gw.PublishAsync(Sample.Batch("site-n", "gw-1", 1, Sample.T0.AddMinutes(1)));
+        await Eventually.Until(() => !proxy.Writes.IsEmpty, () => $"the lone message is written without waiting for the flush interval ({cloud.Ingestor.Stats})", TimeSpan.FromSeconds(30));
+
+        for (var i = 2; i <= 6; i++) await gw.PublishAsync(Sample.Batch("site-n", "gw-1", i, Sample.T0.AddMinutes(i)));
+        await Eventually.Until(() => cloud.Ingestor.Stats.Messages == 6, () => $"the ingestor has received all six messages ({cloud.Ingestor.Stats})");
+        Assert.Single(proxy.Writes); // the first write is still in hand: the others wait for it
+        Assert.Equal(0, cloud.Ingestor.Stats.Acknowledgements);
+
+        proxy.PassAll();
+        await Eventually.Until(() => cloud.Ingestor.Stats.Acknowledgements == 6, () => $"all six are acknowledged ({cloud.Ingestor.Stats}); writes: {proxy.Describe()}", TimeSpan.FromSeconds(30));
+        Assert.Equal([Sample.LinesPerBatch, 5 * Sample.LinesPerBatch], proxy.Writes.Select(w => w.Lines));
+        Assert.All(proxy.Writes, w => Assert.Equal(204, w.Status));
+        using var influx = new InfluxQlClient(influxd.Url, "natural");
+        var meter = Assert.Single(await influx.QueryAsync("SELECT energy_import_kwh FROM meter"));
+        Assert.Equal(Enumerable.Range(1, 6).SelectMany(i => new[] { Sample.T0.AddMinutes(i), Sample.T0.AddMinutes(i).AddSeconds(5) }), meter.Times());
     }
 
     [Fact]

@@ -258,7 +258,7 @@ public sealed class Ingestor : IAsyncDisposable
         {
             while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
             {
-                var batch = await CollectAsync(reader, ct).ConfigureAwait(false);
+                var batch = await CollectAsync(reader, writing, ct).ConfigureAwait(false);
                 // Several batches are written at once, so that decoding the next one overlaps InfluxDB's work on the
                 // previous ones; each batch is acknowledged as soon as its own points are accepted. The broker's receive
                 // maximum (max_in_flight) still bounds how many messages are unacknowledged in all of them together.
@@ -301,8 +301,13 @@ public sealed class Ingestor : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads and decodes messages until the batch has <see cref="IngestConfig.BatchPoints"/> points or the flush interval has passed.</summary>
-    private async Task<List<Decoded>> CollectAsync(ChannelReader<Inbound> reader, CancellationToken ct)
+    /// <summary>
+    /// Reads and decodes messages until the batch has <see cref="IngestConfig.BatchPoints"/> points, or no more messages
+    /// are waiting and InfluxDB has no write of ours in hand, or the flush interval has passed. So a batch is held back
+    /// only while earlier writes are still running: at a light load every message is written as soon as it arrives,
+    /// and under a backlog the batches fill (the writes in flight clock them).
+    /// </summary>
+    private async Task<List<Decoded>> CollectAsync(ChannelReader<Inbound> reader, List<Task> writing, CancellationToken ct)
     {
         var batch = new List<Decoded>();
         var points = 0;
@@ -318,11 +323,21 @@ public sealed class Ingestor : IAsyncDisposable
             }
             var left = deadline - DateTime.UtcNow;
             if (left <= TimeSpan.Zero) break;
+            var running = batch.Count > 0 ? writing.Where(t => !t.IsCompleted).ToList() : [];
+            if (batch.Count > 0 && running.Count == 0) break;
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
             wait.CancelAfter(left);
             try
             {
-                if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false)) break;
+                var more = reader.WaitToReadAsync(wait.Token).AsTask();
+                if (running.Count > 0 && await Task.WhenAny(more, Task.WhenAll(running)).ConfigureAwait(false) != more)
+                {
+                    // Every write in hand has finished and nothing new arrived: InfluxDB is idle, give it this batch.
+                    await wait.CancelAsync().ConfigureAwait(false);
+                    if (!reader.TryPeek(out _)) break;
+                    continue;
+                }
+                if (!await more.ConfigureAwait(false)) break;
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
