@@ -73,4 +73,86 @@ public sealed class BrokerConnectionTests
         Assert.Equal(new byte[] { 1, 2, 3 }, all.ToArray());
         Assert.Equal(0, await stream.ReadAsync(buffer));
     }
+
+    [Fact]
+    public async Task Writes_made_while_a_send_is_under_way_leave_together_in_one_send_in_order()
+    {
+        var socket = new GatedStream();
+        await using var stream = new ReadBufferedStream(socket, 1024);
+
+        // The first acknowledgement starts a send, which the "socket" holds until the test lets it go.
+        await stream.WriteAsync(Ack(0));
+        await socket.FirstWriteStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        // The rest of a batch's acknowledgements, written meanwhile, wait for it and go together.
+        for (var i = 1; i < 250; i++) await stream.WriteAsync(Ack(i));
+        socket.Open();
+        await stream.FlushAsync();
+
+        Assert.Equal([4, 249 * 4], socket.Writes.Select(w => w.Length));
+        Assert.Equal(Enumerable.Range(0, 250).SelectMany(Ack), socket.Writes.SelectMany(w => w));
+        Assert.Equal(2, stream.Sends);
+    }
+
+    [Fact]
+    public async Task Closing_sends_what_is_pending_first_and_after_a_failed_send_writes_fail_and_the_socket_is_closed()
+    {
+        var socket = new GatedStream();
+        socket.Open();
+        var stream = new ReadBufferedStream(socket, 1024);
+        await stream.WriteAsync(Ack(1)); // e.g. a DISCONNECT just before the close
+        await stream.DisposeAsync();
+        Assert.True(socket.Disposed);
+        Assert.Equal(Ack(1), Assert.Single(socket.WrittenBeforeDispose));
+
+        var failing = new GatedStream { Fail = true };
+        failing.Open();
+        await using var broken = new ReadBufferedStream(failing, 1024);
+        await broken.WriteAsync(Ack(2)); // accepted: the send fails afterwards
+        await broken.FlushAsync();
+        Assert.True(failing.Disposed, "a failed send closes the socket, so the reader notices at once");
+        var ex = await Assert.ThrowsAsync<IOException>(async () => await broken.WriteAsync(Ack(3)));
+        Assert.Contains("connection to the broker failed", ex.Message, StringComparison.Ordinal);
+    }
+
+    private static byte[] Ack(int id) => [0x40, 0x02, (byte)(id >> 8), (byte)id];
+
+    /// <summary>A stand-in socket that records each write and can hold writes until opened, or fail them.</summary>
+    private sealed class GatedStream : Stream
+    {
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource FirstWriteStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public System.Collections.Concurrent.ConcurrentQueue<byte[]> Writes { get; } = new();
+        public List<byte[]> WrittenBeforeDispose { get; private set; } = [];
+        public bool Disposed { get; private set; }
+        public bool Fail { get; init; }
+
+        public void Open() => _open.TrySetResult();
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+        {
+            FirstWriteStarted.TrySetResult();
+            await _open.Task;
+            if (Fail) throw new IOException("Connection reset by peer");
+            Writes.Enqueue(source.ToArray());
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            WrittenBeforeDispose = [.. Writes];
+            Disposed = true;
+            base.Dispose(disposing);
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => 0;
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("the stream under test writes asynchronously");
+    }
 }

@@ -8,7 +8,8 @@ namespace KhuyenCong.Cloud.Ingest;
 /// Opens the ingestor's TCP connection to the broker (MQTTnet layers TLS on top when configured) and reads it through a
 /// buffer. MQTTnet reads each message in several small pieces (2 bytes of header, its length byte by byte, then the body
 /// in 4 KB reads): unbuffered, each piece is a system call. Through the buffer a backlog of 13 KB telemetry messages is
-/// read in few large reads. Writes (acknowledgements, subscriptions) go straight to the socket, unbuffered.
+/// read in few large reads. Writes are gathered: the acknowledgements of a written batch (hundreds of 4-byte packets)
+/// leave in one send, not one each (see <see cref="ReadBufferedStream"/>).
 /// </summary>
 internal sealed class BrokerConnection(int socketBufferBytes, int readBufferBytes) : IMqttClientStreamProvider
 {
@@ -35,12 +36,36 @@ internal sealed class BrokerConnection(int socketBufferBytes, int readBufferByte
     }
 }
 
-/// <summary>A stream whose reads come through a buffer and whose writes go straight to the inner stream.</summary>
+/// <summary>
+/// A stream whose reads come through a buffer and whose writes are gathered. A write is copied to a pending buffer and
+/// returns at once; the first write of a burst asks the thread pool to send, and every write made before that send runs
+/// goes with it. Nothing waits for a timer: a lone write (a subscription, a ping) leaves as soon as a pool thread runs.
+/// If a send fails, the connection is closed (MQTTnet's read loop sees it and reconnects) and later writes throw. An
+/// acknowledgement lost that way is harmless: the broker redelivers the message, whose write is idempotent.
+/// </summary>
 internal sealed class ReadBufferedStream(Stream inner, int bufferBytes, EndPoint? local = null, EndPoint? remote = null) : Stream, IMqttClientStreamEndPoints
 {
     private readonly byte[] _buffer = new byte[bufferBytes];
     private int _start;
     private int _end;
+
+    private readonly Lock _gate = new();
+    private byte[] _pending = new byte[4096];
+    private byte[] _sending = new byte[4096];
+    private int _pendingBytes;
+    private bool _sendQueued;
+    private Exception? _sendFailed;
+    private TaskCompletionSource _sent = NewIdle(done: true);
+
+    private static TaskCompletionSource NewIdle(bool done)
+    {
+        var t = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (done) t.SetResult();
+        return t;
+    }
+
+    /// <summary>Sends made so far (each carries every write gathered before it).</summary>
+    internal long Sends { get; private set; }
 
     public EndPoint? LocalEndPoint => local;
 
@@ -103,30 +128,109 @@ internal sealed class ReadBufferedStream(Stream inner, int bufferBytes, EndPoint
         return n;
     }
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) => inner.WriteAsync(source, cancellationToken);
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled(cancellationToken);
+        try
+        {
+            Write(source.Span);
+            return ValueTask.CompletedTask;
+        }
+        catch (IOException ex)
+        {
+            return ValueTask.FromException(ex);
+        }
+    }
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override void Write(ReadOnlySpan<byte> source) => inner.Write(source);
+    public override void Write(ReadOnlySpan<byte> source)
+    {
+        lock (_gate)
+        {
+            if (_sendFailed is { } failed) throw new IOException("the connection to the broker failed: " + failed.Message, failed);
+            if (_pendingBytes + source.Length > _pending.Length) Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingBytes + source.Length));
+            source.CopyTo(_pending.AsSpan(_pendingBytes));
+            _pendingBytes += source.Length;
+            if (_sendQueued) return;
+            _sendQueued = true;
+            _sent = NewIdle(done: false);
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.SendPendingAsync(), this, preferLocal: false);
+    }
 
-    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
-    public override void Flush() => inner.Flush();
+    /// <summary>Sends what is pending, and what is written meanwhile, until nothing is left.</summary>
+    private async Task SendPendingAsync()
+    {
+        while (true)
+        {
+            int n;
+            TaskCompletionSource? done = null;
+            lock (_gate)
+            {
+                n = _pendingBytes;
+                if (n == 0 || _sendFailed is not null)
+                {
+                    _sendQueued = false;
+                    done = _sent;
+                }
+                else
+                {
+                    (_pending, _sending) = (_sending, _pending);
+                    _pendingBytes = 0;
+                }
+            }
+            if (done is not null)
+            {
+                done.TrySetResult();
+                return;
+            }
+            try
+            {
+                await inner.WriteAsync(_sending.AsMemory(0, n)).ConfigureAwait(false);
+                Sends++;
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
+            {
+                lock (_gate) _sendFailed = ex;
+                // Closing makes MQTTnet's read loop fail now, not at the next keep-alive.
+                inner.Dispose();
+            }
+        }
+    }
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    /// <summary>Completes when every write made before the call has been sent (or sending failed).</summary>
+    internal Task SentAsync()
+    {
+        lock (_gate) return _sendQueued ? _sent.Task : Task.CompletedTask;
+    }
+
+    public override void Flush() => SentAsync().Wait(TimeSpan.FromSeconds(5));
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => SentAsync().WaitAsync(cancellationToken);
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
+    // A DISCONNECT written just before the close still goes out: wait (briefly) for the pending send. The socket is
+    // closed with a reset (linger 0), which would discard anything not yet sent.
     protected override void Dispose(bool disposing)
     {
-        if (disposing) inner.Dispose();
+        if (disposing)
+        {
+            SentAsync().Wait(TimeSpan.FromSeconds(2));
+            inner.Dispose();
+        }
         base.Dispose(disposing);
     }
 
     public override async ValueTask DisposeAsync()
     {
+        await SentAsync().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await inner.DisposeAsync().ConfigureAwait(false);
         await base.DisposeAsync().ConfigureAwait(false);
     }
