@@ -53,5 +53,5 @@ public sealed class IngestStats
     internal void WriteFailed() => Interlocked.Increment(ref _writeFailures);
 
     public override string ToString() =>
-        $"messages {Messages}, readings {Readings}, points written {PointsWritten}, invalid {Invalid}, unauthorized {Unauthorized}, rejected {Rejected}, write retries {WriteFailures}, acked {Acknowledgements}";
+        $"messages {Messages}, readings {Readings}, points written {PointsWritten}, invalid {Invalid}, unauthorized {Unauthorized}, rejected {Rejected}, writes {Batches}, write retries {WriteFailures}, acked {Acknowledgements}";
 }
