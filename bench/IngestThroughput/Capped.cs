@@ -8,6 +8,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using MQTTnet;
 
 /// <summary>
 /// One cgroup v1 cpu group with a CFS quota, and a cpuacct group of the same name that counts the CPU time of its
@@ -309,6 +310,13 @@ internal static class CappedDrain
             // Stop them now, so their statistics (which include the warm-up) are in the note.
             foreach (var p in procs) await p.DisposeAsync();
             var stats = string.Join("; ", procs.Select((p, i) => $"instance {i + 1} at stop: {p.Stopped()}"));
+            // A stopped instance's persistent session would go on collecting every later message at the broker (with one
+            // instance there is no shared group): end it, as an operator retiring an ingestor would.
+            foreach (var p in procs)
+            {
+                using var c = await Publisher.ConnectAsync(mqttPort, p.Id);
+                await c.DisconnectAsync(new MqttClientDisconnectOptions());
+            }
             procs.Clear();
             return (seconds, string.Create(inv, $"{per}; {used} (this process only polls); {stats}; backlog published in {publishSeconds:0.0} s; stored {stored:N0} = {warmLines:N0} warm-up + {lines:N0}"), ofQuota);
         }

@@ -63,31 +63,40 @@ if (o.WarmupSeconds > 0)
         Console.WriteLine(string.Create(inv, $"warm-up (not counted): {n} ingestor(s) drained {warm.Count:N0} batches in {seconds:0.00} s"));
     }
     await Ceiling.RunAsync(influxd.Url, "warmup_ceiling", batches.Take(o.WarmupSeconds * o.Gateways).ToList(), o);
+    if (o.DropDatabases)
+        foreach (var db in new[] { "warmup_ceiling" }.Concat(o.InstanceCpu is null ? ["warmup1", "warmup2"] : []))
+            await Influx.DropAsync(influxd.Url, db);
     await Task.Delay(TimeSpan.FromSeconds(3)); // the runtime's background compiler finishes the methods the warm-up made hot
 }
 
 var results = new List<(string Variant, int Round, double Seconds, string Note)>();
 // Capped instances drain a warm-up backlog of their own first: other instants, so that every line stays distinct.
-var warmCapped = Enumerable.Range(0, o.WarmupSeconds).SelectMany(s => Enumerable.Range(0, o.Gateways).Select(g => Load.Batch(o, g, s, start.AddSeconds(s - o.WarmupSeconds))))
-    .Select(b => (Topic: Topics.Telemetry(b.Site, b.Gateway), Payload: TelemetryCodec.Encode(b))).ToList();
+var warmCappedBatches = Enumerable.Range(0, o.WarmupSeconds).SelectMany(s => Enumerable.Range(0, o.Gateways).Select(g => Load.Batch(o, g, s, start.AddSeconds(s - o.WarmupSeconds)))).ToList();
+var warmCapped = warmCappedBatches.Select(b => (Topic: Topics.Telemetry(b.Site, b.Gateway), Payload: TelemetryCodec.Encode(b))).ToList();
 var ofQuota = new List<(string Variant, int Round, double[] OfQuota)>();
 for (var round = 1; round <= o.Rounds; round++)
 {
-    var (c, cpu) = await Ceiling.RunAsync(influxd.Url, $"ceiling_{round}", batches, o);
+    // With --instance-cpu the instances write the load into a database that already holds their warm-up lines (written
+    // a few seconds before): the ceiling's database gets the same lines first, untimed, so that influxd starts from the
+    // same state in both.
+    var (c, cpu) = await Ceiling.RunAsync(influxd.Url, $"ceiling_{round}", batches, o, o.InstanceCpu is null ? null : warmCappedBatches);
     results.Add(("ceiling", round, c, cpu));
     Report(results[^1]);
+    if (o.DropDatabases) await Influx.DropAsync(influxd.Url, $"ceiling_{round}");
     foreach (var n in o.InstanceCpu is null ? [] : o.Instances)
     {
         var (seconds, note, of) = await CappedDrain.RunAsync(influxd.Url, mosquitto.Port, work.Path, $"capped{n}_{round}", n, warmCapped, payloads, o);
         results.Add(($"capped{n}", round, seconds, note));
         ofQuota.Add(($"capped{n}", round, of));
         Report(results[^1]);
+        if (o.DropDatabases) await Influx.DropAsync(influxd.Url, $"capped{n}_{round}");
     }
     foreach (var n in o.InstanceCpu is null ? new[] { 1, 2 } : [])
     {
         var (seconds, note) = await Drain.RunAsync(influxd.Url, mosquitto.Port, $"ingest{n}_{round}", n, payloads, o);
         results.Add(($"ingest{n}", round, seconds, note));
         Report(results[^1]);
+        if (o.DropDatabases) await Influx.DropAsync(influxd.Url, $"ingest{n}_{round}");
     }
 }
 
@@ -148,6 +157,8 @@ internal sealed class Options
     public bool Pin { get; private set; }
     /// <summary>When set: a perf profile (perf record -g) of this process, influxd and mosquitto during each drain, one file per variant here.</summary>
     public string? PerfDir { get; private set; }
+    /// <summary>Drop each variant's database once it is verified: every variant finds influxd holding the same data.</summary>
+    public bool DropDatabases { get; private set; }
     public const string InfluxdCpus = "1";
     public const string ClientCpus = "0";
     public IngestConfig Ingest { get; } = new();
@@ -165,9 +176,10 @@ internal sealed class Options
         var o = new Options();
         for (var i = 0; i < args.Length; i += 2)
         {
-            if (args[i] == "--pin")
+            if (args[i] is "--pin" or "--drop")
             {
-                o.Pin = true;
+                if (args[i] == "--pin") o.Pin = true;
+                else o.DropDatabases = true;
                 i--;
                 continue;
             }
@@ -218,12 +230,26 @@ internal static class Load
 internal static class Ceiling
 {
     /// <summary>The same lines the ingestor writes, posted straight to /write; returns seconds from first POST to last answer.</summary>
-    public static async Task<(double Seconds, string Cpu)> RunAsync(string url, string db, List<TelemetryBatch> batches, Options o)
+    /// <param name="before">Lines written into the database first, untimed, about as long before as an instance's warm-up.</param>
+    public static async Task<(double Seconds, string Cpu)> RunAsync(string url, string db, List<TelemetryBatch> batches, Options o, List<TelemetryBatch>? before = null)
     {
         using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromMinutes(5) };
         await Influx.CreateAsync(http, db);
+        var expected = 0L;
+        if (before is not null)
+        {
+            var early = before.SelectMany(LineProtocol.FromBatch).Select(p => p.ToLineProtocol()).ToList();
+            foreach (var chunk in early.Chunk(o.CeilingLinesPerPost))
+            {
+                using var body = new ByteArrayContent(Encoding.UTF8.GetBytes(string.Join('\n', chunk) + "\n"));
+                using var r = await http.PostAsync(new Uri($"write?db={db}&precision=ms", UriKind.Relative), body);
+                if (r.StatusCode != HttpStatusCode.NoContent) throw new InvalidOperationException($"ceiling write answered {(int)r.StatusCode}: {await r.Content.ReadAsStringAsync()}");
+            }
+            expected += early.Count;
+            await Task.Delay(TimeSpan.FromSeconds(5)); // as an instance: 3 s, then the backlog is published, then 0.5 s
+        }
         var lines = batches.SelectMany(LineProtocol.FromBatch).Select(p => p.ToLineProtocol()).ToList();
-        var expected = (long)lines.Count;
+        expected += lines.Count;
         var bodies = lines.Chunk(o.CeilingLinesPerPost).Select(c => Encoding.UTF8.GetBytes(string.Join('\n', c) + "\n")).ToList();
         var next = -1;
         var cpu = Cpu.Now();
@@ -520,6 +546,15 @@ internal static class Influx
     public static async Task CreateAsync(HttpClient http, string db)
     {
         using var body = new FormUrlEncodedContent([new("q", $"CREATE DATABASE \"{db}\"")]);
+        using var r = await http.PostAsync(new Uri("query", UriKind.Relative), body);
+        r.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Removes a database once its variant is verified, so that every variant finds influxd in the same state.</summary>
+    public static async Task DropAsync(string url, string db)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromMinutes(2) };
+        using var body = new FormUrlEncodedContent([new("q", $"DROP DATABASE \"{db}\"")]);
         using var r = await http.PostAsync(new Uri("query", UriKind.Relative), body);
         r.EnsureSuccessStatusCode();
     }

@@ -18,7 +18,9 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 for exe in /usr/bin/influxd /usr/sbin/mosquitto; do
   [[ -x $exe ]] || { echo "bench/ingest: $exe is missing (sudo apt-get install -y influxdb mosquitto)" >&2; exit 1; }
 done
-dotnet build "$ROOT/bench/IngestThroughput/IngestThroughput.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
+if ! out=$(dotnet build "$ROOT/bench/IngestThroughput/IngestThroughput.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly 2>&1); then
+  echo "bench/ingest: the benchmark does not build:" >&2; echo "$out" >&2; exit 1
+fi
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # If the benchmark dies, the kc-cloud instances it started in cgroups of their own (--instance-cpu) go with it and the
 # groups are removed; the benchmark itself removes them when it ends normally or fails.
