@@ -267,7 +267,7 @@ internal static class CappedDrain
 
             // Warm-up, not timed.
             var warmLines = (long)warm.Count * o.Devices;
-            await Publisher.PublishAllAsync(mqttPort, warm, clients: 10);
+            await Publisher.PublishAllAsync(mqttPort, warm);
             await Until(async () => await Influx.CountAsync(url, db) >= warmLines, () => procs.Any(p => p.HasExited), TimeSpan.FromMinutes(5),
                 () => $"{db}: the warm-up backlog was not written", procs, poll: TimeSpan.FromMilliseconds(200));
             await Task.Delay(TimeSpan.FromSeconds(3)); // the runtime's background compiler finishes the methods the warm-up made hot
@@ -275,7 +275,7 @@ internal static class CappedDrain
             // The backlog, published while the instances are frozen.
             foreach (var p in procs) p.Pause();
             var pub = Stopwatch.StartNew();
-            await Publisher.PublishAllAsync(mqttPort, payloads, clients: 10);
+            await Publisher.PublishAllAsync(mqttPort, payloads);
             var publishSeconds = pub.Elapsed.TotalSeconds;
             await Task.Delay(TimeSpan.FromMilliseconds(500)); // the host settles after the publishers
 
