@@ -145,7 +145,7 @@ public sealed class IngestConfig
 {
     /// <summary>Most points written in one request.</summary>
     public int BatchPoints { get; set; } = 5000;
-    /// <summary>How long a partial batch may wait before it is written.</summary>
+    /// <summary>Longest a partial batch waits for company while an earlier write is still running; with no write running it is written at once.</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(200);
     /// <summary>Messages received but not yet written and acknowledged; the broker holds the rest (back-pressure).</summary>
     public int MaxInFlight { get; set; } = 1000;
