@@ -53,6 +53,11 @@ internal sealed class CpuCgroup : IDisposable
         return g;
     }
 
+    /// <summary>System (kernel) CPU seconds of the group's processes so far (cpuacct.stat, in 1/100 s).</summary>
+    public double SystemSeconds() =>
+        File.ReadLines(System.IO.Path.Combine(AcctPath, "cpuacct.stat")).Where(l => l.StartsWith("system ", StringComparison.Ordinal))
+            .Select(l => long.Parse(l[7..], CultureInfo.InvariantCulture) / 100.0).Single();
+
     /// <summary>CPU seconds used by the group's processes so far (cpuacct.usage).</summary>
     public double CpuSeconds() => long.Parse(File.ReadAllText(System.IO.Path.Combine(AcctPath, "cpuacct.usage")).Trim(), CultureInfo.InvariantCulture) / 1e9;
 
@@ -283,6 +288,9 @@ internal static class CappedDrain
             using var http = new HttpClient { BaseAddress = new Uri(url + "/") };
             var written0 = await InfluxdStats.PointsWrittenAsync(http);
             var cpu0 = procs.Select(p => p.CpuSeconds()).ToArray();
+            // Where the time goes: kernel time and context switches of the instances, influxd and mosquitto.
+            var sys0 = (Instances: procs.Sum(p => p.Group.SystemSeconds()), Influxd: Cpu.SystemOf(Cpu.Pids.Influxd), Mosquitto: Cpu.SystemOf(Cpu.Pids.Mosquitto));
+            var sw0 = (Instances: procs.Sum(p => Cpu.SwitchesOf(p.Pid)), Influxd: Cpu.SwitchesOf(Cpu.Pids.Influxd), Mosquitto: Cpu.SwitchesOf(Cpu.Pids.Mosquitto));
             var thr0 = procs.Select(p => p.Group.Stat()).ToArray();
             var cpu = Cpu.Now();
             var sw = Stopwatch.StartNew();
@@ -299,6 +307,9 @@ internal static class CappedDrain
             }
             var seconds = sw.Elapsed.TotalSeconds;
             var used = Cpu.Since(cpu);
+            var kernel = string.Create(CultureInfo.InvariantCulture,
+                $"system CPU s: instances {procs.Sum(p => p.Group.SystemSeconds()) - sys0.Instances:0.00}, influxd {Cpu.SystemOf(Cpu.Pids.Influxd) - sys0.Influxd:0.00}, mosquitto {Cpu.SystemOf(Cpu.Pids.Mosquitto) - sys0.Mosquitto:0.00}; " +
+                $"context switches: instances {procs.Sum(p => Cpu.SwitchesOf(p.Pid)) - sw0.Instances:N0}, influxd {Cpu.SwitchesOf(Cpu.Pids.Influxd) - sw0.Influxd:N0}, mosquitto {Cpu.SwitchesOf(Cpu.Pids.Mosquitto) - sw0.Mosquitto:N0}");
             var cpuOf = procs.Select((p, i) => p.CpuSeconds() - cpu0[i]).ToArray();
             var thr = procs.Select((p, i) => (Stat: p.Group.Stat(), Before: thr0[i])).ToArray();
             var stored = await Influx.CountAsync(url, db);
@@ -318,7 +329,7 @@ internal static class CappedDrain
                 await c.DisconnectAsync(new MqttClientDisconnectOptions());
             }
             procs.Clear();
-            return (seconds, string.Create(inv, $"{per}; {used} (this process only polls); {stats}; backlog published in {publishSeconds:0.0} s; stored {stored:N0} = {warmLines:N0} warm-up + {lines:N0}"), ofQuota);
+            return (seconds, string.Create(inv, $"{per}; {used} (this process only polls); {kernel}; {stats}; backlog published in {publishSeconds:0.0} s; stored {stored:N0} = {warmLines:N0} warm-up + {lines:N0}"), ofQuota);
         }
         finally
         {

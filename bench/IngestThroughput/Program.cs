@@ -803,6 +803,32 @@ internal static class Cpu
         $"influxd {Allowed(Pids.Influxd)} ({ThreadCount(Pids.Influxd)} threads), mosquitto {Allowed(Pids.Mosquitto)}";
 
     /// <summary>utime + stime from /proc/&lt;pid&gt;/stat (clock ticks of 1/100 s).</summary>
+    /// <summary>System (kernel) CPU seconds of a process so far.</summary>
+    public static double SystemOf(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[12], CultureInfo.InvariantCulture) / 100.0;
+    }
+
+    /// <summary>Context switches (voluntary and not) of a process's live threads so far.</summary>
+    public static long SwitchesOf(int pid)
+    {
+        long n = 0;
+        foreach (var t in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(Path.Combine(t, "status")))
+                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                        n += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return n;
+    }
+
     private static double Of(int pid)
     {
         var stat = File.ReadAllText($"/proc/{pid}/stat");
