@@ -290,6 +290,7 @@ internal static class CappedDrain
             var cpu0 = procs.Select(p => p.CpuSeconds()).ToArray();
             // Where the time goes: kernel time and context switches of the instances, influxd and mosquitto.
             var sys0 = (Instances: procs.Sum(p => p.Group.SystemSeconds()), Influxd: Cpu.SystemOf(Cpu.Pids.Influxd), Mosquitto: Cpu.SystemOf(Cpu.Pids.Mosquitto));
+            var threads0 = procs.Select(p => Cpu.ThreadsOf(p.Pid)).ToArray();
             var sw0 = (Instances: procs.Sum(p => Cpu.SwitchesOf(p.Pid)), Influxd: Cpu.SwitchesOf(Cpu.Pids.Influxd), Mosquitto: Cpu.SwitchesOf(Cpu.Pids.Mosquitto));
             var thr0 = procs.Select(p => p.Group.Stat()).ToArray();
             var cpu = Cpu.Now();
@@ -309,7 +310,8 @@ internal static class CappedDrain
             var used = Cpu.Since(cpu);
             var kernel = string.Create(CultureInfo.InvariantCulture,
                 $"system CPU s: instances {procs.Sum(p => p.Group.SystemSeconds()) - sys0.Instances:0.00}, influxd {Cpu.SystemOf(Cpu.Pids.Influxd) - sys0.Influxd:0.00}, mosquitto {Cpu.SystemOf(Cpu.Pids.Mosquitto) - sys0.Mosquitto:0.00}; " +
-                $"context switches: instances {procs.Sum(p => Cpu.SwitchesOf(p.Pid)) - sw0.Instances:N0}, influxd {Cpu.SwitchesOf(Cpu.Pids.Influxd) - sw0.Influxd:N0}, mosquitto {Cpu.SwitchesOf(Cpu.Pids.Mosquitto) - sw0.Mosquitto:N0}");
+                $"context switches: instances {procs.Sum(p => Cpu.SwitchesOf(p.Pid)) - sw0.Instances:N0}, influxd {Cpu.SwitchesOf(Cpu.Pids.Influxd) - sw0.Influxd:N0}, mosquitto {Cpu.SwitchesOf(Cpu.Pids.Mosquitto) - sw0.Mosquitto:N0}" +
+                $" (instance threads, switches/CPU s: {string.Join(" | ", procs.Select((p, i) => Cpu.ThreadsOfSince(p.Pid, threads0[i])))})");
             var cpuOf = procs.Select((p, i) => p.CpuSeconds() - cpu0[i]).ToArray();
             var thr = procs.Select((p, i) => (Stat: p.Group.Stat(), Before: thr0[i])).ToArray();
             var stored = await Influx.CountAsync(url, db);

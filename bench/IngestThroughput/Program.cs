@@ -829,6 +829,37 @@ internal static class Cpu
         return n;
     }
 
+    /// <summary>Context switches and CPU seconds by thread name (threads of one name summed) of a process's live threads.</summary>
+    public static Dictionary<string, (long Switches, double Cpu)> ThreadsOf(int pid)
+    {
+        var d = new Dictionary<string, (long, double)>();
+        foreach (var t in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(t, "stat"));
+                var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
+                var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                var cpu = (long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0;
+                long n = 0;
+                foreach (var line in File.ReadLines(Path.Combine(t, "status")))
+                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                        n += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                var (s0, c0) = d.GetValueOrDefault(name);
+                d[name] = (s0 + n, c0 + cpu);
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return d;
+    }
+
+    /// <summary>The threads with the most context switches since <paramref name="before"/>: "name switches/CPU s".</summary>
+    public static string ThreadsOfSince(int pid, Dictionary<string, (long Switches, double Cpu)> before) =>
+        string.Join(", ", ThreadsOf(pid).Select(kv => (kv.Key, S: kv.Value.Switches - before.GetValueOrDefault(kv.Key).Switches, C: kv.Value.Cpu - before.GetValueOrDefault(kv.Key).Cpu))
+            .Where(x => x.S > 100).OrderByDescending(x => x.S).Take(5).Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Key} {x.S:N0}/{x.C:0.00}")));
+
     private static double Of(int pid)
     {
         var stat = File.ReadAllText($"/proc/{pid}/stat");
