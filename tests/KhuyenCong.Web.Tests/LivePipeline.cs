@@ -125,8 +125,33 @@ public sealed class LivePipeline : IAsyncLifetime
         await page.FillAsync("#token", token);
         await page.ClickAsync("button[type=submit]");
         // A deadline generous enough for a loaded machine (30 s, Playwright's default, ran out once in a full run).
-        await page.WaitForLoadStateAsync(LoadState.DOMContentLoaded, new() { Timeout = 120_000 });
+        try
+        {
+            await page.WaitForLoadStateAsync(LoadState.DOMContentLoaded, new() { Timeout = 120_000 });
+        }
+        catch (TimeoutException ex)
+        {
+            // Seen once in a full run (120 s): say whether the server still answers, to tell a stalled server from a
+            // stalled browser next time.
+            var answer = await ProbeAsync(new Uri(new Uri(page.Url), "/login"));
+            throw new TimeoutException($"sign-in: the page after submitting did not load in 120 s; the browser is at {page.Url}; GET /login now: {answer}", ex);
+        }
         return page;
+    }
+
+    private static async Task<string> ProbeAsync(Uri url)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+            using var r = await http.GetAsync(url);
+            return $"{(int)r.StatusCode} after {sw.ElapsedMilliseconds} ms";
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return $"no answer after {sw.ElapsedMilliseconds} ms ({e.GetType().Name}: {e.Message})";
+        }
     }
 
     public HttpClient Api(string token)
