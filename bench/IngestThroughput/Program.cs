@@ -238,36 +238,39 @@ internal static class Ceiling
         var expected = 0L;
         if (before is not null)
         {
-            var early = before.SelectMany(LineProtocol.FromBatch).Select(p => p.ToLineProtocol()).ToList();
-            foreach (var chunk in early.Chunk(o.CeilingLinesPerPost))
-            {
-                using var body = new ByteArrayContent(Encoding.UTF8.GetBytes(string.Join('\n', chunk) + "\n"));
-                using var r = await http.PostAsync(new Uri($"write?db={db}&precision=ms", UriKind.Relative), body);
-                if (r.StatusCode != HttpStatusCode.NoContent) throw new InvalidOperationException($"ceiling write answered {(int)r.StatusCode}: {await r.Content.ReadAsStringAsync()}");
-            }
-            expected += early.Count;
+            var early = Bodies(before, o);
+            foreach (var body in early.Bodies) await PostAsync(http, db, body);
+            expected += early.Lines;
             await Task.Delay(TimeSpan.FromSeconds(5)); // as an instance: 3 s, then the backlog is published, then 0.5 s
         }
-        var lines = batches.SelectMany(LineProtocol.FromBatch).Select(p => p.ToLineProtocol()).ToList();
-        expected += lines.Count;
-        var bodies = lines.Chunk(o.CeilingLinesPerPost).Select(c => Encoding.UTF8.GetBytes(string.Join('\n', c) + "\n")).ToList();
+        var (bodies, lines) = Bodies(batches, o);
+        expected += lines;
         var next = -1;
         var cpu = Cpu.Now();
         var sw = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, o.CeilingPosters).Select(async _ =>
         {
             int i;
-            while ((i = Interlocked.Increment(ref next)) < bodies.Count)
-            {
-                using var content = new ByteArrayContent(bodies[i]);
-                using var r = await http.PostAsync(new Uri($"write?db={db}&precision=ms", UriKind.Relative), content);
-                if (r.StatusCode != HttpStatusCode.NoContent) throw new InvalidOperationException($"ceiling write answered {(int)r.StatusCode}: {await r.Content.ReadAsStringAsync()}");
-            }
+            while ((i = Interlocked.Increment(ref next)) < bodies.Count) await PostAsync(http, db, bodies[i]);
         }));
         var seconds = sw.Elapsed.TotalSeconds;
         var used = Cpu.Since(cpu);
         await Influx.AssertCountAsync(url, db, expected);
         return (seconds, used);
+    }
+
+    /// <summary>The batches' lines as POST bodies of <see cref="Options.CeilingLinesPerPost"/> lines each.</summary>
+    private static (List<byte[]> Bodies, long Lines) Bodies(List<TelemetryBatch> batches, Options o)
+    {
+        var lines = batches.SelectMany(LineProtocol.FromBatch).Select(p => p.ToLineProtocol()).ToList();
+        return (lines.Chunk(o.CeilingLinesPerPost).Select(c => Encoding.UTF8.GetBytes(string.Join('\n', c) + "\n")).ToList(), lines.Count);
+    }
+
+    private static async Task PostAsync(HttpClient http, string db, byte[] body)
+    {
+        using var content = new ByteArrayContent(body);
+        using var r = await http.PostAsync(new Uri($"write?db={db}&precision=ms", UriKind.Relative), content);
+        if (r.StatusCode != HttpStatusCode.NoContent) throw new InvalidOperationException($"ceiling write answered {(int)r.StatusCode}: {await r.Content.ReadAsStringAsync()}");
     }
 }
 
@@ -755,24 +758,7 @@ internal static class Cpu
     }
 
     /// <summary>CPU seconds of this process's threads by thread name, for where the ingestor's CPU goes.</summary>
-    public static Dictionary<string, double> Threads()
-    {
-        var d = new Dictionary<string, double>();
-        foreach (var t in Directory.GetDirectories("/proc/self/task"))
-        {
-            try
-            {
-                var stat = File.ReadAllText(Path.Combine(t, "stat"));
-                var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
-                var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                d[name] = d.GetValueOrDefault(name) + ((long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0);
-            }
-            catch (IOException)
-            {
-            }
-        }
-        return d;
-    }
+    public static Dictionary<string, double> Threads() => ThreadsOf(Environment.ProcessId).ToDictionary(kv => kv.Key, kv => kv.Value.Cpu);
 
     public static string ThreadsSince(Dictionary<string, double> before) =>
         string.Join(", ", Threads().Select(kv => (kv.Key, S: kv.Value - before.GetValueOrDefault(kv.Key))).Where(x => x.S >= 0.05).OrderByDescending(x => x.S)
@@ -802,54 +788,30 @@ internal static class Cpu
         $"Cpus_allowed_list (every thread, from /proc): this process {Allowed(Environment.ProcessId)} ({ThreadCount(Environment.ProcessId)} threads), " +
         $"influxd {Allowed(Pids.Influxd)} ({ThreadCount(Pids.Influxd)} threads), mosquitto {Allowed(Pids.Mosquitto)}";
 
-    /// <summary>utime + stime from /proc/&lt;pid&gt;/stat (clock ticks of 1/100 s).</summary>
     /// <summary>System (kernel) CPU seconds of a process so far.</summary>
-    public static double SystemOf(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[12], CultureInfo.InvariantCulture) / 100.0;
-    }
+    public static double SystemOf(int pid) => Stat($"/proc/{pid}/stat").System;
 
     /// <summary>Context switches (voluntary and not) of a process's live threads so far.</summary>
-    public static long SwitchesOf(int pid)
-    {
-        long n = 0;
-        foreach (var t in Directory.GetDirectories($"/proc/{pid}/task"))
-        {
-            try
-            {
-                foreach (var line in File.ReadLines(Path.Combine(t, "status")))
-                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
-                        n += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
-            }
-            catch (IOException)
-            {
-            }
-        }
-        return n;
-    }
+    public static long SwitchesOf(int pid) => ThreadsOf(pid).Values.Sum(t => t.Switches);
 
     /// <summary>Context switches and CPU seconds by thread name (threads of one name summed) of a process's live threads.</summary>
     public static Dictionary<string, (long Switches, double Cpu)> ThreadsOf(int pid)
     {
-        var d = new Dictionary<string, (long, double)>();
+        var d = new Dictionary<string, (long Switches, double Cpu)>();
         foreach (var t in Directory.GetDirectories($"/proc/{pid}/task"))
         {
             try
             {
-                var stat = File.ReadAllText(Path.Combine(t, "stat"));
-                var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
-                var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                var cpu = (long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0;
-                long n = 0;
-                foreach (var line in File.ReadLines(Path.Combine(t, "status")))
-                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
-                        n += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                var (name, user, system) = Stat(Path.Combine(t, "stat"));
+                var n = File.ReadLines(Path.Combine(t, "status"))
+                    .Where(l => l.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || l.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                    .Sum(l => long.Parse(l[(l.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture));
                 var (s0, c0) = d.GetValueOrDefault(name);
-                d[name] = (s0 + n, c0 + cpu);
+                d[name] = (s0 + n, c0 + user + system);
             }
             catch (IOException)
             {
+                // the thread ended meanwhile
             }
         }
         return d;
@@ -860,10 +822,18 @@ internal static class Cpu
         string.Join(", ", ThreadsOf(pid).Select(kv => (kv.Key, S: kv.Value.Switches - before.GetValueOrDefault(kv.Key).Switches, C: kv.Value.Cpu - before.GetValueOrDefault(kv.Key).Cpu))
             .Where(x => x.S > 100).OrderByDescending(x => x.S).Take(5).Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Key} {x.S:N0}/{x.C:0.00}")));
 
+    /// <summary>User + system CPU seconds of a process so far.</summary>
     private static double Of(int pid)
     {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var (_, user, system) = Stat($"/proc/{pid}/stat");
+        return user + system;
+    }
+
+    /// <summary>Name, user and system CPU seconds from a /proc …/stat file.</summary>
+    private static (string Name, double User, double System) Stat(string path)
+    {
+        var stat = File.ReadAllText(path);
         var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / 100.0;
+        return (stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')], long.Parse(f[11], CultureInfo.InvariantCulture) / 100.0, long.Parse(f[12], CultureInfo.InvariantCulture) / 100.0);
     }
 }
