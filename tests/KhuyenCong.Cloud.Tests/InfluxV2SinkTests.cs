@@ -45,7 +45,8 @@ public sealed class InfluxV2SinkTests
     [Fact]
     public async Task A_server_that_is_not_there_is_a_retryable_failure()
     {
-        var cfg = new InfluxConfig { Url = $"http://127.0.0.1:{FreePort.Next()}", Api = InfluxApi.V2, Org = "kc", Bucket = "b", Timeout = TimeSpan.FromSeconds(5) };
+        using var nothing = new ClosedPort();
+        var cfg = new InfluxConfig { Url = nothing.HttpUrl, Api = InfluxApi.V2, Org = "kc", Bucket = "b", Timeout = TimeSpan.FromSeconds(5) };
         using var sink = new InfluxV2Sink(cfg, token: "t");
         var point = LineProtocol.FromStatus("s", "g", new GatewayStatus { State = GatewayStatus.Online, Timestamp = DateTimeOffset.UtcNow });
         var ex = await Assert.ThrowsAsync<SinkException>(() => sink.WriteAsync([point], default));
