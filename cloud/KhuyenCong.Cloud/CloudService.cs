@@ -122,6 +122,15 @@ public sealed class CloudService : IAsyncDisposable
             if (_ingestorSecret is null)
                 _log.LogWarning("The embedded broker lets ANY client connect without a password and publish anything: set embedded_broker.password_file");
         }
+        // The API and live page come first: production entries and the gateways' state do not need InfluxDB, and
+        // reads answer 503 while it is away.
+        if (Config.Config.Http is { } http)
+        {
+            _webContext = CreateWebContext(http);
+            Web = new CloudWeb(http, _webContext);
+            await Web.StartAsync(ct).ConfigureAwait(false);
+            _log.LogInformation("API and live page on {Url} (OpenAPI: {Url}openapi/v1.json)", Web.Url, Web.Url);
+        }
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -146,13 +155,6 @@ public sealed class CloudService : IAsyncDisposable
         _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         _run = Ingestor.RunAsync(_cts.Token);
         _log.LogInformation("Ingesting into {Sink}", Sink.Describe());
-        if (Config.Config.Http is { } http)
-        {
-            _webContext = CreateWebContext(http);
-            Web = new CloudWeb(http, _webContext);
-            await Web.StartAsync(ct).ConfigureAwait(false);
-            _log.LogInformation("API and live page on {Url} (OpenAPI: {Url}openapi/v1.json)", Web.Url, Web.Url);
-        }
         if (Config.Config.Jobs is { Enabled: true } jobs && Registry is not null)
         {
             Jobs = JobLoop.Create(Config, Registry, Sink, _logs);
