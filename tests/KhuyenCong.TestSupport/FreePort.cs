@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -8,14 +9,28 @@ public static class FreePort
 {
     private static readonly HashSet<int> Handed = [];
 
-    /// <summary>A port that was free a moment ago and that this process has not handed out before.</summary>
+    /// <summary>
+    /// A port that was free a moment ago and that this process has not handed out before. It is taken below the
+    /// kernel's ephemeral range (net.ipv4.ip_local_port_range), where neither a server bound to port 0 nor an outgoing
+    /// connection can land, so the port stays free until the test's server binds it (a port from the ephemeral range
+    /// was once taken meanwhile by another test's server on port 0).
+    /// </summary>
     public static int Next()
     {
-        for (var attempt = 0; attempt < 50; attempt++)
+        var (low, high) = Below(EphemeralLow());
+        for (var attempt = 0; attempt < 200; attempt++)
         {
-            using var l = new TcpListener(IPAddress.Loopback, 0);
-            l.Start();
-            var port = ((IPEndPoint)l.LocalEndpoint).Port;
+            var port = high > low ? Random.Shared.Next(low, high) : 0;
+            using var l = new TcpListener(IPAddress.Loopback, port);
+            try
+            {
+                l.Start();
+            }
+            catch (SocketException) when (port != 0)
+            {
+                continue; // in use
+            }
+            port = ((IPEndPoint)l.LocalEndpoint).Port;
             l.Stop();
             lock (Handed)
             {
@@ -23,6 +38,22 @@ public static class FreePort
             }
         }
         throw new InvalidOperationException("no free loopback port found");
+    }
+
+    /// <summary>The ports to pick from: 10000 up to the ephemeral range (none when that range starts too low).</summary>
+    private static (int Low, int High) Below(int ephemeralLow) => ephemeralLow > 11_000 ? (10_000, ephemeralLow) : (0, 0);
+
+    private static int EphemeralLow()
+    {
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])[' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            return int.Parse(range[0], CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return 0; // unknown: fall back to ports the kernel picks
+        }
     }
 
     /// <summary>Waits until something accepts TCP connections on 127.0.0.1:<paramref name="port"/>.</summary>
