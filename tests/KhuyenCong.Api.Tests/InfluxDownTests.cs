@@ -12,22 +12,29 @@ namespace KhuyenCong.Api.Tests;
 /// <summary>With InfluxDB unreachable, reads answer 503 ProblemDetails and production entries are still recorded.</summary>
 public sealed class InfluxDownTests
 {
-    [Fact]
-    public async Task Without_influxdb_reads_answer_503_and_production_is_still_recorded()
+    /// <summary>A cloud config (embedded broker, API, one operator of site-a) with InfluxDB at <paramref name="influxUrl"/>; returns the operator's token.</summary>
+    private static string WriteConfig(TempDirectory dir, string influxUrl, string influxTimeout)
     {
-        using var dir = new TempDirectory("kc-api-down");
-        using var nothing = new ClosedPort();
         var token = AccessList.NewToken();
         File.WriteAllText(dir.File("sites.yaml"), ApiServer.Registry);
         File.WriteAllText(dir.File("access.yaml"), $"version: 1\nusers:\n  - name: op-a\n    role: operator\n    sites: [site-a]\n    token_sha256: {AccessList.Hash(token)}\n");
         File.WriteAllText(dir.File("cloud.yaml"), $$"""
             embedded_broker: { bind: 127.0.0.1, port: 0 }
-            influx: { url: "{{nothing.HttpUrl}}", database: api, timeout: 2s }
+            influx: { url: "{{influxUrl}}", database: api, timeout: {{influxTimeout}} }
             registry: sites.yaml
             factors: "{{Path.Combine(RepoPaths.Root, "firmware-config", "factors")}}"
             data_dir: data
             http: { bind: 127.0.0.1, port: 0, access_file: access.yaml }
             """);
+        return token;
+    }
+
+    [Fact]
+    public async Task Without_influxdb_reads_answer_503_and_production_is_still_recorded()
+    {
+        using var dir = new TempDirectory("kc-api-down");
+        using var nothing = new ClosedPort();
+        var token = WriteConfig(dir, nothing.HttpUrl, "2s");
         await using var cloud = CloudService.FromFile(dir.File("cloud.yaml"), NullLoggerFactory.Instance);
         await cloud.StartAsync(default);
         using var c = new HttpClient { BaseAddress = cloud.Web!.Url, Timeout = TimeSpan.FromSeconds(60) };
@@ -60,17 +67,7 @@ public sealed class InfluxDownTests
         silent.Start();
         try
         {
-            var token = AccessList.NewToken();
-            File.WriteAllText(dir.File("sites.yaml"), ApiServer.Registry);
-            File.WriteAllText(dir.File("access.yaml"), $"version: 1\nusers:\n  - name: op-a\n    role: operator\n    sites: [site-a]\n    token_sha256: {AccessList.Hash(token)}\n");
-            File.WriteAllText(dir.File("cloud.yaml"), $$"""
-                embedded_broker: { bind: 127.0.0.1, port: 0 }
-                influx: { url: "http://127.0.0.1:{{((IPEndPoint)silent.LocalEndpoint).Port}}", database: api, timeout: 10m }
-                registry: sites.yaml
-                factors: "{{Path.Combine(RepoPaths.Root, "firmware-config", "factors")}}"
-                data_dir: data
-                http: { bind: 127.0.0.1, port: 0, access_file: access.yaml }
-                """);
+            var token = WriteConfig(dir, $"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}", "10m");
             await using var cloud = CloudService.FromFile(dir.File("cloud.yaml"), NullLoggerFactory.Instance);
             using var stop = new CancellationTokenSource();
             var start = cloud.StartAsync(stop.Token);
