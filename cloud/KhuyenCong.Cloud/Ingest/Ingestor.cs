@@ -312,6 +312,9 @@ public sealed class Ingestor : IAsyncDisposable
         var batch = new List<Decoded>();
         var points = 0;
         var deadline = DateTime.UtcNow + _cfg.FlushInterval;
+        // Completes when every write that was running as the batch got its first message has finished. No write starts
+        // while a batch is collected, so then InfluxDB has nothing of ours in hand.
+        Task? idle = null;
         while (points < _cfg.BatchPoints)
         {
             if (reader.TryRead(out var m))
@@ -323,14 +326,22 @@ public sealed class Ingestor : IAsyncDisposable
             }
             var left = deadline - DateTime.UtcNow;
             if (left <= TimeSpan.Zero) break;
-            var running = batch.Count > 0 ? writing.Where(t => !t.IsCompleted).ToList() : [];
-            if (batch.Count > 0 && running.Count == 0) break;
+            if (batch.Count > 0)
+            {
+                idle ??= Task.WhenAll(writing);
+                if (idle.IsCompleted) break;
+            }
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
             wait.CancelAfter(left);
             try
             {
+                if (idle is null)
+                {
+                    if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false)) break;
+                    continue;
+                }
                 var more = reader.WaitToReadAsync(wait.Token).AsTask();
-                if (running.Count > 0 && await Task.WhenAny(more, Task.WhenAll(running)).ConfigureAwait(false) != more)
+                if (await Task.WhenAny(more, idle).ConfigureAwait(false) != more)
                 {
                     // Every write in hand has finished and nothing new arrived: InfluxDB is idle, give it this batch.
                     await wait.CancelAsync().ConfigureAwait(false);
