@@ -28,6 +28,8 @@ public sealed partial class LocalInfluxd : IAsyncDisposable
     public int Port { get; }
     public string Url => $"http://127.0.0.1:{Port}";
     public int Pid => _process.Id;
+
+    private const string Setsid = "/usr/bin/setsid";
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts influxd and waits until /ping answers.</summary>
@@ -48,14 +50,16 @@ public sealed partial class LocalInfluxd : IAsyncDisposable
         var confPath = Path.Combine(dataDir, "influxd.conf");
         await File.WriteAllTextAsync(confPath, conf, ct).ConfigureAwait(false);
 
+        // influxd lives as long as this object, not as long as the terminal: setsid puts it in a session of its own, so
+        // a Ctrl-C meant for the demo does not stop it before the demo has printed its summary from it. (Started by
+        // this process, setsid is not a process group leader and becomes influxd itself, keeping the process id.)
         // taskset sets the CPUs and then becomes influxd (same process id), so influxd's runtime sizes itself to them.
-        var psi = new ProcessStartInfo(cpus is null ? Executable : "/usr/bin/taskset") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (cpus is not null)
-        {
-            psi.ArgumentList.Add("-c");
-            psi.ArgumentList.Add(cpus);
-            psi.ArgumentList.Add(Executable);
-        }
+        var command = new List<string>();
+        if (File.Exists(Setsid)) command.Add(Setsid);
+        if (cpus is not null) command.AddRange(["/usr/bin/taskset", "-c", cpus]);
+        command.Add(Executable);
+        var psi = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in command.Skip(1)) psi.ArgumentList.Add(a);
         psi.ArgumentList.Add("-config");
         psi.ArgumentList.Add(confPath);
         var p = Process.Start(psi) ?? throw new InvalidOperationException("influxd did not start");
