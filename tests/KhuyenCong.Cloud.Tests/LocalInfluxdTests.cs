@@ -20,6 +20,16 @@ public sealed class LocalInfluxdTests
         Assert.True(influxd.HasExited, "disposing (stopping) the owner stops influxd");
     }
 
+    [Fact]
+    public async Task On_a_port_another_influxd_already_serves_the_start_fails_saying_so_instead_of_returning_the_other_one()
+    {
+        await using var first = await LocalInfluxd.StartAsync();
+        // The second influxd cannot bind; meanwhile /ping on that port is answered — by the first one.
+        var ex = await Assert.ThrowsAnyAsync<InvalidOperationException>(() => LocalInfluxd.StartAsync(port: first.Port));
+        Assert.Contains("address already in use", ex.Message, StringComparison.Ordinal);
+        Assert.False(first.HasExited);
+    }
+
     /// <summary>Name, process group and session of a process, from /proc/&lt;pid&gt;/stat.</summary>
     private static (string Comm, int Group, int Session) Stat(int pid)
     {

@@ -42,11 +42,24 @@ public sealed partial class LocalInfluxd : IAsyncDisposable
         var owns = dataDir is null;
         dataDir ??= Path.Combine(Path.GetTempPath(), $"kc-influxd-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dataDir);
-        if (port == 0) port = FreePort();
-        var rpcPort = FreePort();
-
         var defaults = await RunAsync(Executable, "config", ct).ConfigureAwait(false);
-        var conf = Rewrite(defaults, dataDir, port, rpcPort);
+        // A port found free may be taken by another process before influxd binds it: then influxd exits at once, and
+        // it is started again on other ports (a few times).
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(dataDir, owns, port == 0 ? FreePort() : port, defaults, cpus, ct).ConfigureAwait(false);
+            }
+            catch (PortTakenException) when (attempt < 5)
+            {
+            }
+        }
+    }
+
+    private static async Task<LocalInfluxd> StartOnceAsync(string dataDir, bool owns, int port, string defaults, string? cpus, CancellationToken ct)
+    {
+        var conf = Rewrite(defaults, dataDir, port, FreePort());
         var confPath = Path.Combine(dataDir, "influxd.conf");
         await File.WriteAllTextAsync(confPath, conf, ct).ConfigureAwait(false);
 
@@ -64,8 +77,20 @@ public sealed partial class LocalInfluxd : IAsyncDisposable
         psi.ArgumentList.Add(confPath);
         var p = Process.Start(psi) ?? throw new InvalidOperationException("influxd did not start");
         var log = new System.Text.StringBuilder();
-        p.OutputDataReceived += (_, e) => { lock (log) if (log.Length < 20_000) log.AppendLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { lock (log) if (log.Length < 20_000) log.AppendLine(e.Data); };
+        // Its own log says it bound the HTTP port: a /ping answered on that port is then this influxd's, not another's.
+        var listening = $"msg=\"Listening on HTTP\" log_id=";
+        var bound = false;
+        void Line(string? line)
+        {
+            if (line is null) return;
+            lock (log)
+            {
+                if (log.Length < 20_000) log.AppendLine(line);
+                if (line.Contains(listening, StringComparison.Ordinal) && line.Contains($"addr=127.0.0.1:{port} ", StringComparison.Ordinal)) bound = true;
+            }
+        }
+        p.OutputDataReceived += (_, e) => Line(e.Data);
+        p.ErrorDataReceived += (_, e) => Line(e.Data);
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         var server = new LocalInfluxd(p, dataDir, port, owns);
@@ -76,14 +101,20 @@ public sealed partial class LocalInfluxd : IAsyncDisposable
         {
             if (p.HasExited)
             {
+                await p.WaitForExitAsync(ct).ConfigureAwait(false); // the last lines of its output
                 string text;
                 lock (log) text = log.ToString();
-                throw new InvalidOperationException($"influxd exited with {p.ExitCode}: {text[^Math.Min(text.Length, 2000)..]}");
+                var message = $"influxd exited with {p.ExitCode}: {text[^Math.Min(text.Length, 2000)..]}";
+                p.Dispose();
+                if (text.Contains("address already in use", StringComparison.Ordinal)) throw new PortTakenException(message);
+                throw new InvalidOperationException(message);
             }
             try
             {
                 using var r = await http.GetAsync(new Uri($"{server.Url}/ping"), ct).ConfigureAwait(false);
-                if (r.StatusCode == HttpStatusCode.NoContent) return server;
+                bool ours;
+                lock (log) ours = bound;
+                if (r.StatusCode == HttpStatusCode.NoContent && ours) return server;
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
             {
@@ -91,11 +122,16 @@ public sealed partial class LocalInfluxd : IAsyncDisposable
             if (DateTime.UtcNow > deadline)
             {
                 await server.DisposeAsync().ConfigureAwait(false);
-                throw new TimeoutException($"influxd did not answer /ping on port {port} within 60 s");
+                bool said;
+                lock (log) said = bound;
+                throw new TimeoutException($"influxd did not answer /ping on port {port} within 60 s" + (said ? "" : " (its log never said it listens there)"));
             }
             await Task.Delay(100, ct).ConfigureAwait(false);
         }
     }
+
+    /// <summary>influxd could not bind a port it was given (another process took it first).</summary>
+    private sealed class PortTakenException(string message) : InvalidOperationException(message);
 
     /// <summary>Edits influxd's default configuration for a private, quiet instance.</summary>
     internal static string Rewrite(string conf, string dataDir, int httpPort, int rpcPort)
