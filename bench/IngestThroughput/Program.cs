@@ -157,6 +157,9 @@ internal sealed class Options
     public bool Pin { get; private set; }
     /// <summary>When set: a perf profile (perf record -g) of this process, influxd and mosquitto during each drain, one file per variant here.</summary>
     public string? PerfDir { get; private set; }
+
+    /// <summary>When set: every in-process drain prints when each write to InfluxDB ran and how many writes were at InfluxDB at once.</summary>
+    public bool Timeline { get; private set; }
     /// <summary>Drop each variant's database once it is verified: every variant finds influxd holding the same data.</summary>
     public bool DropDatabases { get; private set; }
     public const string InfluxdCpus = "1";
@@ -176,9 +179,10 @@ internal sealed class Options
         var o = new Options();
         for (var i = 0; i < args.Length; i += 2)
         {
-            if (args[i] is "--pin" or "--drop")
+            if (args[i] is "--pin" or "--drop" or "--timeline")
             {
                 if (args[i] == "--pin") o.Pin = true;
+                else if (args[i] == "--timeline") o.Timeline = true;
                 else o.DropDatabases = true;
                 i--;
                 continue;
@@ -298,7 +302,10 @@ internal static class Drain
         var cpu = Cpu.Now();
         var threads = Cpu.Threads();
         var sw = Stopwatch.StartNew();
-        await using var run = await Instances.StartAsync(url, db, mqttPort, mqtt, o);
+        var timeline = o.Timeline && profile ? new Timeline(sw) : null;
+        using var httpEvents = timeline?.ListenToHttp();
+        await using var run = await Instances.StartAsync(url, db, mqttPort, mqtt, o, timeline is null ? null : timeline.Wrap);
+        using var sampler = timeline?.Sample(() => run.Messages);
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(15);
         var lines = (long)payloads.Count * o.Devices;
         while (run.PointsWritten < lines)
@@ -310,6 +317,7 @@ internal static class Drain
         var used = Cpu.Since(cpu);
         perf?.Dispose();
         await Influx.AssertCountAsync(url, db, lines);
+        if (timeline is not null) Console.WriteLine($"timeline {db}: {timeline.Describe(seconds)}");
         return (seconds, $"{used}; threads: {Cpu.ThreadsSince(threads)}; {run.Describe()}; backlog published in {publishSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
     }
 }
@@ -340,6 +348,8 @@ internal sealed class Instances : IAsyncDisposable
     }
 
     public long PointsWritten => _all.Sum(i => i.Ingestor.Stats.PointsWritten);
+
+    public long Messages => _all.Sum(i => i.Ingestor.Stats.Messages);
 
     public string Describe() => string.Join("; ", _all.Select(i => $"{i.Ingestor.Stats.Messages} msgs, {i.Ingestor.Stats.Batches} writes"));
 
