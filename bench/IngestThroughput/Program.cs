@@ -160,6 +160,9 @@ internal sealed class Options
 
     /// <summary>When set: every in-process drain prints when each write to InfluxDB ran and how many writes were at InfluxDB at once.</summary>
     public bool Timeline { get; private set; }
+
+    /// <summary>When set: the in-process ingestors write to a sink that accepts every write at once (nothing reaches influxd): the ingest path's own ceiling.</summary>
+    public bool NullSink { get; private set; }
     /// <summary>Drop each variant's database once it is verified: every variant finds influxd holding the same data.</summary>
     public bool DropDatabases { get; private set; }
     public const string InfluxdCpus = "1";
@@ -179,10 +182,11 @@ internal sealed class Options
         var o = new Options();
         for (var i = 0; i < args.Length; i += 2)
         {
-            if (args[i] is "--pin" or "--drop" or "--timeline")
+            if (args[i] is "--pin" or "--drop" or "--timeline" or "--null-sink")
             {
                 if (args[i] == "--pin") o.Pin = true;
                 else if (args[i] == "--timeline") o.Timeline = true;
+                else if (args[i] == "--null-sink") o.NullSink = true;
                 else o.DropDatabases = true;
                 i--;
                 continue;
@@ -278,6 +282,20 @@ internal static class Ceiling
     }
 }
 
+/// <summary>A sink that takes every write at once and keeps nothing (the ingestor still counts what it wrote).</summary>
+internal sealed class Accepting(ITimeSeriesSink inner) : ITimeSeriesSink
+{
+    public Task PrepareAsync(CancellationToken ct) => inner.PrepareAsync(ct);
+
+    public Task WriteAsync(IReadOnlyList<InfluxDB.Client.Writes.PointData> points, CancellationToken ct) => Task.CompletedTask;
+
+    public Task WriteLinesAsync(IReadOnlyList<ReadOnlyMemory<byte>> chunks, InfluxDB.Client.Api.Domain.WritePrecision precision, CancellationToken ct) => Task.CompletedTask;
+
+    public string Describe() => "accepting sink";
+
+    public void Dispose() => inner.Dispose();
+}
+
 internal static class Drain
 {
     /// <summary>
@@ -304,7 +322,8 @@ internal static class Drain
         var sw = Stopwatch.StartNew();
         var timeline = o.Timeline && profile ? new Timeline(sw) : null;
         using var httpEvents = timeline?.ListenToHttp();
-        await using var run = await Instances.StartAsync(url, db, mqttPort, mqtt, o, timeline is null ? null : timeline.Wrap);
+        Func<ITimeSeriesSink, ITimeSeriesSink>? wrap = o.NullSink && profile ? s => new Accepting(s) : timeline is null ? null : timeline.Wrap;
+        await using var run = await Instances.StartAsync(url, db, mqttPort, mqtt, o, wrap);
         using var sampler = timeline?.Sample(() => run.Messages);
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(15);
         var lines = (long)payloads.Count * o.Devices;
@@ -316,7 +335,7 @@ internal static class Drain
         var seconds = sw.Elapsed.TotalSeconds;
         var used = Cpu.Since(cpu);
         perf?.Dispose();
-        await Influx.AssertCountAsync(url, db, lines);
+        if (!(o.NullSink && profile)) await Influx.AssertCountAsync(url, db, lines);
         if (timeline is not null) Console.WriteLine($"timeline {db}: {timeline.Describe(seconds)}");
         return (seconds, $"{used}; threads: {Cpu.ThreadsSince(threads)}; {run.Describe()}; backlog published in {publishSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
     }

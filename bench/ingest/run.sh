@@ -12,6 +12,8 @@
 #   --perf DIR                                 perf record -g of the processes during each drain (DIR/<variant>.data)
 #   --timeline                                 per in-process drain: how many writes InfluxDB had in hand over time, write
 #                                              latencies, when request bodies went out and answers were read (HttpClient events)
+#   --null-sink                                the in-process ingestors write to a sink that accepts at once (nothing reaches
+#                                              influxd): how fast the MQTT and decoding side alone drains the backlog
 #   --instance-cpu Q [--instances 1,2]         instead of ingest1/ingest2: separate `kc-cloud run` processes, each in a cgroup
 #                                              (v1 cpu controller, needs root) limited to Q of a CPU; 1, 2… instances each round
 #   --micro N                                  only the CPU cost per reading of the ingest path (old and new), N batches, no servers
