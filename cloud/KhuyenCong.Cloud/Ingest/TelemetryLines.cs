@@ -53,6 +53,7 @@ public static class TelemetryLines
         public readonly byte[] LastTs = new byte[24];
         public long LastMs = long.MinValue;
         public int LastPoint = -1;
+        public int LastDevice = -1;
         public readonly Dictionary<(int, long), int> Index = [];
         public int Lines;
 
@@ -261,7 +262,7 @@ public static class TelemetryLines
             if (r.ValueTextEquals("device"u8))
             {
                 if (device >= 0 || !r.Read() || r.TokenType != JsonTokenType.String) return false;
-                device = Find(ref r, s.Devices, null);
+                device = FindDevice(ref r, s);
                 if (device < 0) return false;
             }
             else if (r.ValueTextEquals("point"u8))
@@ -304,7 +305,8 @@ public static class TelemetryLines
             {
                 if (seenUnit || !r.Read() || r.TokenType != JsonTokenType.String) return false;
                 seenUnit = true;
-                unit = Find(ref r, null, Units);
+                // The point's own unit first (the usual case, and the point usually comes before its unit).
+                unit = point >= 0 && !r.ValueIsEscaped && r.ValueSpan.SequenceEqual(Units[PointUnit[point]]) ? PointUnit[point] : Find(ref r, null, Units);
             }
             else if (r.ValueTextEquals("quality"u8))
             {
@@ -350,6 +352,14 @@ public static class TelemetryLines
             if (v.SequenceEqual(devices is null ? names![i] : devices[i].IdUtf8)) return i;
         }
         return -1;
+    }
+
+    /// <summary>The device the current string names, trying the last one found first (a device's readings come together).</summary>
+    private static int FindDevice(ref Utf8JsonReader r, Scratch s)
+    {
+        var last = s.LastDevice;
+        if (!r.ValueIsEscaped && last >= 0 && last < s.Devices.Count && r.ValueSpan.SequenceEqual(s.Devices[last].IdUtf8)) return last;
+        return s.LastDevice = Find(ref r, s.Devices, null);
     }
 
     /// <summary>The canonical point the current string names, trying the one after the last first (a device's points come in order).</summary>
