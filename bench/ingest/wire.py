@@ -51,7 +51,8 @@ def main():
     for t, sport, dport, payload in packets(sys.argv[1]):
         if dport == port:
             if payload.startswith(b'POST /write'):
-                db = payload.split(b'db=', 1)[1].split(b'&', 1)[0].split(b' ', 1)[0].decode(errors='replace')
+                query = payload.split(b'db=', 1)
+                db = query[1].split(b'&', 1)[0].split(b' ', 1)[0].decode(errors='replace') if len(query) == 2 else '(no db= in the first bytes)'
                 current[sport] = [db, t, t, None, sport]
                 requests.append(current[sport])
             elif sport in current and current[sport][3] is None:
