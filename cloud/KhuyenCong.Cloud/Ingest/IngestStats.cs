@@ -14,6 +14,7 @@ public sealed class IngestStats
     private long _acked;
     private long _ackSkipped;
     private long _unauthorized;
+    private long _lastWriteTicks;
 
     /// <summary>MQTT messages received (including redeliveries).</summary>
     public long Messages => Interlocked.Read(ref _messages);
@@ -36,6 +37,8 @@ public sealed class IngestStats
     public long Acknowledgements => Interlocked.Read(ref _acked);
     /// <summary>Written messages whose acknowledgement could not be sent (the connection dropped): the broker redelivers them.</summary>
     public long AcknowledgementsSkipped => Interlocked.Read(ref _ackSkipped);
+    /// <summary>When InfluxDB last accepted a write (UTC), or null before the first: is the ingestor still writing?</summary>
+    public DateTime? LastWrite => Interlocked.Read(ref _lastWriteTicks) is > 0 and var t ? new DateTime(t, DateTimeKind.Utc) : null;
 
     internal void Message() => Interlocked.Increment(ref _messages);
     internal void AddReadings(long n) => Interlocked.Add(ref _readings, n);
@@ -44,6 +47,14 @@ public sealed class IngestStats
         Interlocked.Add(ref _points, points);
         Interlocked.Add(ref _deadLetters, deadLetters);
         Interlocked.Increment(ref _batches);
+        // The latest of concurrent writes wins, whatever order their threads get here in.
+        var now = DateTime.UtcNow.Ticks;
+        for (var seen = Interlocked.Read(ref _lastWriteTicks); seen < now;)
+        {
+            var was = Interlocked.CompareExchange(ref _lastWriteTicks, now, seen);
+            if (was == seen) break;
+            seen = was;
+        }
     }
     internal void Acknowledged() => Interlocked.Increment(ref _acked);
     internal void AckSkipped() => Interlocked.Increment(ref _ackSkipped);
@@ -53,5 +64,5 @@ public sealed class IngestStats
     internal void WriteFailed() => Interlocked.Increment(ref _writeFailures);
 
     public override string ToString() =>
-        $"messages {Messages}, readings {Readings}, points written {PointsWritten}, invalid {Invalid}, unauthorized {Unauthorized}, rejected {Rejected}, writes {Batches}, write retries {WriteFailures}, acked {Acknowledgements}";
+        $"messages {Messages}, readings {Readings}, points written {PointsWritten}, invalid {Invalid}, unauthorized {Unauthorized}, rejected {Rejected}, writes {Batches}, write retries {WriteFailures}, acked {Acknowledgements}, last write {(LastWrite is { } t ? t.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture) : "none")}";
 }
