@@ -191,6 +191,17 @@ internal sealed class CloudProcess : IAsyncDisposable
         return i < 0 ? "(no statistics logged)" : o[(i + "Stopping: ".Length)..].Split('\n')[0].Trim();
     }
 
+    /// <summary>When InfluxDB last accepted one of this instance's writes, from the statistics it logged at stop.</summary>
+    public DateTime LastWrite()
+    {
+        var s = Stopped();
+        var i = s.LastIndexOf("last write ", StringComparison.Ordinal);
+        if (i < 0 || !DateTime.TryParseExact(s[(i + "last write ".Length)..].Split(',')[0].Trim(), "yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture,
+                DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t))
+            throw new InvalidOperationException($"{Id}: no last write in its statistics at stop: {s}");
+        return t;
+    }
+
     public async ValueTask DisposeAsync()
     {
         try
@@ -293,36 +304,49 @@ internal static class CappedDrain
             var threads0 = procs.Select(p => Cpu.ThreadsOf(p.Pid)).ToArray();
             var sw0 = (Instances: procs.Sum(p => Cpu.SwitchesOf(p.Pid)), Influxd: Cpu.SwitchesOf(Cpu.Pids.Influxd), Mosquitto: Cpu.SwitchesOf(Cpu.Pids.Mosquitto));
             var thr0 = procs.Select(p => p.Group.Stat()).ToArray();
+            var faults0 = (Instances: procs.Sum(p => Cpu.MinorFaultsOf(p.Pid)), Mosquitto: Cpu.MinorFaultsOf(Cpu.Pids.Mosquitto));
             var cpu = Cpu.Now();
             var sw = Stopwatch.StartNew();
+            var resumed = DateTime.UtcNow;
             foreach (var p in procs) p.Resume();
             var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(15);
             long written;
+            // Polling only tells when the drain is over; when it ended is the last write InfluxDB answered, which each
+            // instance logs when it stops (below). Each poll of /debug/vars costs influxd 1–5 ms of its core and this
+            // process about as much of the client core: every 250 ms keeps that small.
             while ((written = await InfluxdStats.PointsWrittenAsync(http) - written0) < lines)
             {
                 if (DateTime.UtcNow > deadline || procs.Any(p => p.HasExited))
                     throw new TimeoutException($"{db}: influxd took {written} of {lines} lines. {string.Join(" | ", procs.Select(p => p.Output))}");
-                // /debug/vars costs influxd and this process some CPU, more as databases accumulate: every 100 ms is
-                // enough for drains of several seconds (the end is known to ±0.1 s).
-                await Task.Delay(100);
+                await Task.Delay(250);
             }
-            var seconds = sw.Elapsed.TotalSeconds;
+            var polled = sw.Elapsed.TotalSeconds;
+            // For a profile of the client core taken beside the benchmark: `perf record -k CLOCK_MONOTONIC …`, then
+            // `perf report --time A,B` with these (Stopwatch counts CLOCK_MONOTONIC on Linux).
+            var now = Stopwatch.GetTimestamp();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{db}: drain from {(now - (long)(polled * Stopwatch.Frequency)) / (double)Stopwatch.Frequency:0.000000} to {now / (double)Stopwatch.Frequency:0.000000} s (CLOCK_MONOTONIC; the end as the poll saw it)"));
             var used = Cpu.Since(cpu);
             var kernel = string.Create(CultureInfo.InvariantCulture,
                 $"system CPU s: instances {procs.Sum(p => p.Group.SystemSeconds()) - sys0.Instances:0.00}, influxd {Cpu.SystemOf(Cpu.Pids.Influxd) - sys0.Influxd:0.00}, mosquitto {Cpu.SystemOf(Cpu.Pids.Mosquitto) - sys0.Mosquitto:0.00}; " +
                 $"context switches: instances {procs.Sum(p => Cpu.SwitchesOf(p.Pid)) - sw0.Instances:N0}, influxd {Cpu.SwitchesOf(Cpu.Pids.Influxd) - sw0.Influxd:N0}, mosquitto {Cpu.SwitchesOf(Cpu.Pids.Mosquitto) - sw0.Mosquitto:N0}" +
-                $" (instance threads, switches/CPU s: {string.Join(" | ", procs.Select((p, i) => Cpu.ThreadsOfSince(p.Pid, threads0[i])))})");
+                $" (instance threads, switches/CPU s: {string.Join(" | ", procs.Select((p, i) => Cpu.ThreadsOfSince(p.Pid, threads0[i])))}); " +
+                $"page faults (first touch of a page, 4 KB each): instances {procs.Sum(p => Cpu.MinorFaultsOf(p.Pid)) - faults0.Instances:N0}, mosquitto {Cpu.MinorFaultsOf(Cpu.Pids.Mosquitto) - faults0.Mosquitto:N0}");
             var cpuOf = procs.Select((p, i) => p.CpuSeconds() - cpu0[i]).ToArray();
             var thr = procs.Select((p, i) => (Stat: p.Group.Stat(), Before: thr0[i])).ToArray();
             var stored = await Influx.CountAsync(url, db);
             if (stored != warmLines + lines) throw new InvalidOperationException($"{db}: InfluxDB holds {stored} lines, expected {warmLines} (warm-up) + {lines}");
-            var ofQuota = cpuOf.Select(c => c / (q * seconds)).ToArray();
+            var ofQuota = cpuOf.Select(c => c / (q * polled)).ToArray();
             var inv = CultureInfo.InvariantCulture;
             var per = string.Join("; ", procs.Select((p, i) => string.Create(inv,
                 $"instance {i + 1} (CPUs {Cpu.Allowed(p.Pid)}): {cpuOf[i]:0.00} CPU s = {ofQuota[i]:0.00} of its quota, throttled in {thr[i].Stat.Throttled - thr[i].Before.Throttled} of {thr[i].Stat.Periods - thr[i].Before.Periods} periods ({thr[i].Stat.ThrottledSeconds - thr[i].Before.ThrottledSeconds:0.00} s held)")));
             // Stop them now, so their statistics (which include the warm-up) are in the note.
             foreach (var p in procs) await p.DisposeAsync();
             var stats = string.Join("; ", procs.Select((p, i) => $"instance {i + 1} at stop: {p.Stopped()}"));
+            // Timed as the ceiling is: from the start to the last answer a writer received.
+            var seconds = (procs.Max(p => p.LastWrite()) - resumed).TotalSeconds;
+            if (seconds <= 0 || seconds > polled + 0.05)
+                throw new InvalidOperationException($"{db}: the last write logged ({seconds:0.000} s after the start) does not fit influxd's counter, complete {polled:0.000} s after it: {stats}");
             // A stopped instance's persistent session would go on collecting every later message at the broker (with one
             // instance there is no shared group): end it, as an operator retiring an ingestor would.
             foreach (var p in procs)
@@ -331,7 +355,7 @@ internal static class CappedDrain
                 await c.DisconnectAsync(new MqttClientDisconnectOptions());
             }
             procs.Clear();
-            return (seconds, string.Create(inv, $"{per}; {used} (this process only polls); {kernel}; {stats}; backlog published in {publishSeconds:0.0} s; stored {stored:N0} = {warmLines:N0} warm-up + {lines:N0}"), ofQuota);
+            return (seconds, string.Create(inv, $"{per}; {used} (this process only polls); {kernel}; {stats}; influxd's counter seen complete after {polled:0.00} s; backlog published in {publishSeconds:0.0} s; stored {stored:N0} = {warmLines:N0} warm-up + {lines:N0}"), ofQuota);
         }
         finally
         {

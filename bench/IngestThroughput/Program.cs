@@ -824,6 +824,13 @@ internal static class Cpu
     /// <summary>System (kernel) CPU seconds of a process so far.</summary>
     public static double SystemOf(int pid) => Stat($"/proc/{pid}/stat").System;
 
+    /// <summary>Minor page faults of a process so far (every thread, ended ones too): pages it touched for the first time.</summary>
+    public static long MinorFaultsOf(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[7], CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Context switches (voluntary and not) of a process's live threads so far.</summary>
     public static long SwitchesOf(int pid) => ThreadsOf(pid).Values.Sum(t => t.Switches);
 

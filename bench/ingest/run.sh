@@ -15,7 +15,9 @@
 #   --null-sink                                the in-process ingestors write to a sink that accepts at once (nothing reaches
 #                                              influxd): how fast the MQTT and decoding side alone drains the backlog
 #   --instance-cpu Q [--instances 1,2]         instead of ingest1/ingest2: separate `kc-cloud run` processes, each in a cgroup
-#                                              (v1 cpu controller, needs root) limited to Q of a CPU; 1, 2… instances each round
+#                                              (v1 cpu controller, needs root) limited to Q of a CPU; 1, 2… instances each round;
+#                                              a drain is timed to the last write InfluxDB answered (each instance logs it), and
+#                                              its window is printed on CLOCK_MONOTONIC, for `perf record -a -k CLOCK_MONOTONIC`
 #   --micro N                                  only the CPU cost per reading of the ingest path (old and new), N batches, no servers
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"

@@ -79,6 +79,14 @@ def main():
             held[min(n, 5)] += t - prev
             prev, n = t, n + d
         held[0] += t1 - prev
+        # Over the drain, slice by slice: how much of each 100 ms influxd held at least one complete request.
+        slices = [0.0] * (int((t1 - t0) / 0.1) + 1)
+        n, prev = 0, t0
+        for t, d in edges:
+            if n > 0:
+                for k in range(int((prev - t0) / 0.1), min(int((t - t0) / 0.1), len(slices) - 1) + 1):
+                    slices[k] += max(0.0, min(t, t0 + (k + 1) * 0.1) - max(prev, t0 + k * 0.1))
+            prev, n = t, n + d
         arrive = sorted((r[2] - r[1]) * 1000 for r in rs)
         answer = sorted((r[3] - r[2]) * 1000 for r in rs)
         # The writer's side: from an answer to the next write on the same connection.
@@ -91,6 +99,8 @@ def main():
               + f" s; body first to last packet ms p50 {arrive[len(arrive) // 2]:.1f} p90 {arrive[len(arrive) * 9 // 10]:.1f}"
               + f"; last byte to answer ms p50 {answer[len(answer) // 2]:.0f} p90 {answer[len(answer) * 9 // 10]:.0f}"
               + (f"; answer to the next write on its connection ms p50 {react[len(react) // 2]:.1f} p90 {react[len(react) * 9 // 10]:.1f}" if react else ""))
+        print(f"  {db}, per 100 ms from its first write: % of it with a complete request at influxd: "
+              + " ".join(f"{x * 1000:.0f}" for x in slices))
 
 
 main()

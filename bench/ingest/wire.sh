@@ -21,5 +21,5 @@ sleep 1; kill $dump; wait $dump 2>/dev/null || true
 cat "$out/run.log"
 grep -E 'dropped' "$out/tcpdump.err" || true
 python3 "$HERE/wire.py" "$out/influxd.pcap" "$port"
-rm -rf "$out"
+if [[ -n ${KEEP_CAPTURE:-} ]]; then echo "capture kept: $out/influxd.pcap (port $port)"; else rm -rf "$out"; fi
 exit $status
