@@ -238,8 +238,9 @@ internal static class CappedDrain
     /// shared subscription group (when more than one) write into a fresh database. They start, connect and drain a
     /// warm-up backlog of their own (distinct timestamps; their code is compiled and optimised, as in a long-running
     /// service); then they are frozen (SIGSTOP), the whole load is published, and the clock runs from the moment they
-    /// are let go (SIGCONT) until influxd has answered 204 to writes holding every line (its own counter of points
-    /// written, /debug/vars). Then the count of stored lines is checked: warm-up plus load.
+    /// are let go (SIGCONT) until the last write InfluxDB answered (each instance logs when, at stop), as the ceiling is
+    /// timed to its last answer. influxd's own counter of points written (/debug/vars) says when every line is in. Then
+    /// the count of stored lines is checked: warm-up plus load.
     /// </summary>
     public static async Task<(double Seconds, string Note, double[] CpuOfQuota)> RunAsync(string url, int mqttPort, string workDir, string db, int instances,
         List<(string Topic, byte[] Payload)> warm, List<(string Topic, byte[] Payload)> payloads, Options o)

@@ -264,6 +264,9 @@ internal static class Ceiling
         }));
         var seconds = sw.Elapsed.TotalSeconds;
         var used = Cpu.Since(cpu);
+        var now = Stopwatch.GetTimestamp();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{db}: drain from {(now - (long)(seconds * Stopwatch.Frequency)) / (double)Stopwatch.Frequency:0.000000} to {now / (double)Stopwatch.Frequency:0.000000} s (CLOCK_MONOTONIC)"));
         await Influx.AssertCountAsync(url, db, expected);
         return (seconds, used);
     }
