@@ -50,6 +50,12 @@ var batches = Enumerable.Range(0, o.Seconds).SelectMany(s => Enumerable.Range(0,
 var payloads = batches.Select(b => (Topic: Topics.Telemetry(b.Site, b.Gateway), Payload: TelemetryCodec.Encode(b))).ToList();
 Console.WriteLine(string.Create(inv, $"payload: {payloads.Average(p => p.Payload.Length):N0} bytes per batch on average"));
 
+if (o.Receive > 0)
+{
+    await Receive.RunAsync(mosquitto.Port, payloads, o.Receive);
+    return 0;
+}
+
 Profile.Run(payloads, o);
 
 // Warm-up, not counted: a long-running ingestor's code is compiled and optimised once; without this, round 1 of ingest1
@@ -153,6 +159,9 @@ internal sealed class Options
     public int CeilingPosters { get; private set; } = 4;
     /// <summary>When set: only the CPU micro-benchmark of the ingest path, on this many realistic batches; no servers.</summary>
     public int Micro { get; private set; }
+
+    /// <summary>When set: only what receiving the backlog costs, MQTTnet against a minimal receive loop, this many rounds (Receive.cs).</summary>
+    public int Receive { get; private set; }
     /// <summary>influxd on <see cref="InfluxdCpus"/> alone; mosquitto and this process on <see cref="ClientCpus"/>.</summary>
     public bool Pin { get; private set; }
     /// <summary>When set: a perf profile (perf record -g) of this process, influxd and mosquitto during each drain, one file per variant here.</summary>
@@ -208,6 +217,7 @@ internal sealed class Options
                 case "--flush-ms": o.Ingest.FlushInterval = TimeSpan.FromMilliseconds(N()); break;
                 case "--max-in-flight": o.Ingest.MaxInFlight = N(); break;
                 case "--micro": o.Micro = N(); break;
+                case "--receive": o.Receive = N(); break;
                 case "--perf": o.PerfDir = Path.GetFullPath(v); break;
                 case "--instance-cpu": o.InstanceCpu = double.Parse(v, CultureInfo.InvariantCulture); break;
                 case "--instances": o.Instances = [.. v.Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture))]; break;
@@ -826,6 +836,13 @@ internal static class Cpu
 
     /// <summary>System (kernel) CPU seconds of a process so far.</summary>
     public static double SystemOf(int pid) => Stat($"/proc/{pid}/stat").System;
+
+    /// <summary>User and system CPU seconds of a process so far.</summary>
+    public static double CpuOf(int pid)
+    {
+        var s = Stat($"/proc/{pid}/stat");
+        return s.User + s.System;
+    }
 
     /// <summary>Minor page faults of a process so far (every thread, ended ones too): pages it touched for the first time.</summary>
     public static long MinorFaultsOf(int pid)
