@@ -1,7 +1,8 @@
 // --receive N: what receiving the backlog alone costs, N rounds. mosquitto queues the 20,000 telemetry messages for a
 // persistent session, then one client drains them, acknowledging each at once (no decoding, no InfluxDB):
-//   mqttnet  MQTTnet 5 as the ingestor uses it (MQTT 5, receive maximum 1,000, its buffered broker connection), the
-//            message acknowledged by MQTTnet when the handler returns
+//   mqttnet  MQTTnet 5 as the ingestor used it until the seventh session (MQTT 5, receive maximum 1,000, the buffered
+//            broker connection), the message acknowledged by MQTTnet when the handler returns
+//   receiver the ingestor's own MqttReceiver (payloads in pooled arrays, released once acknowledged)
 //   minimal  a receive loop of its own: one 64 KB read buffer, PUBLISH parsed where it lies, PUBACKs of one read sent
 //            together; nothing else of the protocol (no TLS, keep-alive or reconnect): the floor for any client
 // Same broker, same CPU (run.sh --pin puts this process and mosquitto on CPU 0). Reported per drain: wall time, CPU of
@@ -27,9 +28,10 @@ internal static class Receive
         var warm = payloads.Take(Math.Min(2_500, payloads.Count)).ToList();
         await DrainAsync(port, "warm-mqttnet", warm, Mqttnet);
         await DrainAsync(port, "warm-minimal", warm, Minimal);
+        await DrainAsync(port, "warm-receiver", warm, Receiver);
         for (var r = 1; r <= rounds; r++)
         {
-            foreach (var (name, client) in new (string, Func<int, string, int, Task<long>>)[] { ("mqttnet", Mqttnet), ("minimal", Minimal) })
+            foreach (var (name, client) in new (string, Func<int, string, int, Task<long>>)[] { ("mqttnet", Mqttnet), ("receiver", Receiver), ("minimal", Minimal) })
             {
                 var m = await DrainAsync(port, $"{name}-{r}", payloads, client);
                 Console.WriteLine(string.Create(inv,
@@ -92,6 +94,25 @@ internal static class Receive
         await c.ConnectAsync(options);
         await done.Task.WaitAsync(TimeSpan.FromMinutes(2));
         await c.DisconnectAsync();
+        return bytes;
+    }
+
+    /// <summary>The ingestor's receiver, as the ingestor sets it up; returns the payload bytes received.</summary>
+    private static async Task<long> Receiver(int port, string id, int expected)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        long received = 0, bytes = 0;
+        var pool = System.Buffers.ArrayPool<byte>.Create(MqttReceiver.MaxPooledPayload, 1000 + 16);
+        await using var r = await MqttReceiver.ConnectAsync(new MqttReceiver.Options("127.0.0.1", port, id, null, null, 3600, 1000, Ingestor.KeepAliveSeconds, null, TimeSpan.FromSeconds(10)),
+            (m, _) =>
+            {
+                bytes += m.Payload.Length;
+                m.From.Acknowledge(m);
+                m.Release();
+                if (++received == expected) done.TrySetResult();
+                return ValueTask.CompletedTask;
+            }, pool, default);
+        await done.Task.WaitAsync(TimeSpan.FromMinutes(2));
         return bytes;
     }
 

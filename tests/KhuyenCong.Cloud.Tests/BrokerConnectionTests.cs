@@ -7,6 +7,14 @@ namespace KhuyenCong.Cloud.Tests;
 /// <summary>The ingestor's buffered broker connection, over a real loopback TCP connection.</summary>
 public sealed class BrokerConnectionTests
 {
+    /// <summary>As <see cref="MqttReceiver"/> opens it (without TLS).</summary>
+    private static async Task<Stream> ConnectAsync(EndPoint at)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(at);
+        return new ReadBufferedStream(new NetworkStream(socket, ownsSocket: true), 64 * 1024);
+    }
+
     [Fact]
     public async Task Reads_of_every_size_return_exactly_the_bytes_sent_in_order()
     {
@@ -14,7 +22,7 @@ public sealed class BrokerConnectionTests
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var accept = listener.AcceptTcpClientAsync();
-        await using var stream = await new BrokerConnection(1 << 20, 64 * 1024).ConnectAsync(new DnsEndPoint("localhost", port), default);
+        await using var stream = await ConnectAsync(new DnsEndPoint("localhost", port));
         using var peer = await accept;
         var buffered = Assert.IsType<ReadBufferedStream>(stream);
 
@@ -54,7 +62,7 @@ public sealed class BrokerConnectionTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var accept = listener.AcceptTcpClientAsync();
-        await using var stream = await new BrokerConnection(1 << 20, 64 * 1024).ConnectAsync(listener.LocalEndpoint, default);
+        await using var stream = await ConnectAsync(listener.LocalEndpoint);
         using var peer = await accept;
 
         // An acknowledgement is 4 bytes and nothing follows it: it must not wait in a buffer.

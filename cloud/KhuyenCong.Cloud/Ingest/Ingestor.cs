@@ -8,8 +8,6 @@ using KhuyenCong.Cloud.Influx;
 using KhuyenCong.Cloud.Sites;
 using KhuyenCong.Contracts;
 using Microsoft.Extensions.Logging;
-using MQTTnet;
-using MQTTnet.Protocol;
 
 namespace KhuyenCong.Cloud.Ingest;
 
@@ -30,7 +28,8 @@ public sealed class Ingestor : IAsyncDisposable
     private readonly Func<(string Host, int Port)> _broker;
     private readonly MqttConfig? _mqtt;
     private readonly string? _password;
-    private readonly IMqttClient _client;
+    private readonly ArrayPool<byte> _payloads;
+    private MqttReceiver? _receiver;
     private readonly ITimeSeriesSink _sink;
     private readonly IngestConfig _cfg;
     private readonly IReadOnlyList<string> _filters;
@@ -64,15 +63,18 @@ public sealed class Ingestor : IAsyncDisposable
         var filters = mqtt?.Subscriptions is { Count: > 0 } f ? f : MqttDefaults.Subscriptions;
         _filters = [.. filters.Select(x => mqtt?.SharedGroup is { } g ? $"$share/{g}/{x}" : x)];
         _inbox = Channel.CreateBounded<Inbound>(new BoundedChannelOptions(cfg.MaxInFlight) { SingleReader = true });
-        _client = new MqttClientFactory().CreateMqttClient();
-        _client.ApplicationMessageReceivedAsync += async e =>
-        {
-            e.AutoAcknowledge = false;
-            Stats.Message();
-            // Waiting here is the back-pressure: MQTTnet reads no further message until there is room (and, with
-            // receive maximum, the broker sends no more than max_in_flight unacknowledged messages anyway).
-            await _inbox.Writer.WriteAsync(new Inbound(e, Volatile.Read(ref _connection))).ConfigureAwait(false);
-        };
+        // Payloads wait in these arrays until their message is acknowledged: at most max_in_flight of them at once.
+        _payloads = ArrayPool<byte>.Create(MqttReceiver.MaxPooledPayload, cfg.MaxInFlight + 16);
+    }
+
+    /// <summary>
+    /// Waiting here is the back-pressure: the receiver reads no further message until there is room (and, with receive
+    /// maximum, the broker sends no more than max_in_flight unacknowledged messages anyway).
+    /// </summary>
+    private ValueTask OnMessage(ReceivedMessage m, CancellationToken connectionClosed)
+    {
+        Stats.Message();
+        return _inbox.Writer.WriteAsync(new Inbound(m, Volatile.Read(ref _connection)), connectionClosed);
     }
 
     public IngestStats Stats { get; } = new();
@@ -87,7 +89,7 @@ public sealed class Ingestor : IAsyncDisposable
     /// Connected and subscribed: only then does the broker route messages to this ingestor. Between CONNACK and SUBACK
     /// a first-time session has no subscription, and the broker drops what is published meanwhile.
     /// </summary>
-    public bool IsConnected => _client.IsConnected && Volatile.Read(ref _subscribedOn) == Volatile.Read(ref _connection);
+    public bool IsConnected => _receiver is { IsConnected: true } && Volatile.Read(ref _subscribedOn) == Volatile.Read(ref _connection);
 
     /// <summary>The topic filters subscribed to, with the shared-subscription prefix when a group is configured.</summary>
     public IReadOnlyList<string> Subscriptions => _filters;
@@ -128,49 +130,43 @@ public sealed class Ingestor : IAsyncDisposable
         }
     }
 
-    private MqttClientOptions BuildOptions()
+    private MqttReceiver.Options BuildOptions()
     {
         _endpoint = _broker();
-        var b = new MqttClientOptionsBuilder()
-            .WithTcpServer(_endpoint.Host, _endpoint.Port)
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-            .WithClientId(_mqtt?.ClientId ?? "kc-ingestor-1")
-            .WithCleanStart(false)
-            .WithSessionExpiryInterval((uint)(_mqtt?.SessionExpiry ?? TimeSpan.FromDays(1)).TotalSeconds)
-            .WithReceiveMaximum((ushort)Math.Min(_cfg.MaxInFlight, ushort.MaxValue))
-            .WithTimeout(TimeSpan.FromSeconds(10));
-        if (_mqtt?.Username is not null) b = b.WithCredentials(_mqtt.Username, _password ?? "");
-        if (_mqtt is not null && _mqtt.Url.StartsWith("mqtts:", StringComparison.Ordinal)) b = b.WithTlsOptions(o => ConfigureTls(o.UseTls().WithTargetHost(_endpoint.Host)));
-        var options = b.Build();
-        // MQTTnet sets the socket's buffers to 8 KB by default, which caps the TCP window the broker may fill to less
-        // than one telemetry batch: the broker then sends in small pieces and waits for each acknowledgement. Room for
-        // several of the largest payloads lets a backlog stream (Linux caps it at net.core.rmem_max). The connection is
-        // opened by BrokerConnection, which sets those buffers and reads through a buffer of its own (MQTTnet reads each
-        // message in several small reads); MQTTnet still adds TLS on top for mqtts.
-        if (options.ChannelOptions is MqttClientTcpOptions tcp) tcp.StreamProvider = new BrokerConnection(SocketBufferBytes, ReadBufferBytes);
-        return options;
+        var tls = _mqtt is not null && _mqtt.Url.StartsWith("mqtts:", StringComparison.Ordinal) ? Tls() : null;
+        return new MqttReceiver.Options(_endpoint.Host, _endpoint.Port, _mqtt?.ClientId ?? "kc-ingestor-1", _mqtt?.Username,
+            _mqtt?.Username is null ? null : _password ?? "", (uint)(_mqtt?.SessionExpiry ?? TimeSpan.FromDays(1)).TotalSeconds,
+            (ushort)Math.Min(_cfg.MaxInFlight, ushort.MaxValue), KeepAliveSeconds, tls, TimeSpan.FromSeconds(10));
     }
 
-    /// <summary>Send and receive buffer of the broker connection.</summary>
+    /// <summary>PINGREQ every half of it when idle; a broker silent for one and a half of it is taken as gone.</summary>
+    internal const ushort KeepAliveSeconds = 15;
+
+    /// <summary>
+    /// Send and receive buffer of the broker connection: room for several of the largest payloads, so that a backlog
+    /// streams (an 8 KB buffer capped the TCP window below one telemetry batch; Linux caps it at net.core.rmem_max).
+    /// </summary>
     internal const int SocketBufferBytes = 4 * TelemetryCodec.MaxPayloadBytes;
 
-    /// <summary>What one read from the broker connection asks the socket for (see <see cref="BrokerConnection"/>).</summary>
+    /// <summary>What one read from the broker connection asks the socket for: a backlog of 13 KB messages comes in few reads.</summary>
     internal const int ReadBufferBytes = 64 * 1024;
 
     /// <summary>The directory <see cref="MqttTlsConfig"/> paths are relative to (the config file's).</summary>
     public string ConfigDir { get; init; } = ".";
 
-    private void ConfigureTls(MqttClientTlsOptionsBuilder o)
+    private MqttReceiver.TlsSettings Tls()
     {
-        if (_mqtt?.Tls is not { } tls) return;
+        if (_mqtt?.Tls is not { } tls) return new MqttReceiver.TlsSettings(null, null);
+        System.Security.Cryptography.X509Certificates.X509Certificate2Collection? trust = null;
         if (tls.CaFile is { } ca)
         {
-            var chain = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
-            chain.ImportFromPemFile(Path.GetFullPath(ca, ConfigDir));
-            o.WithTrustChain(chain);
+            trust = [];
+            trust.ImportFromPemFile(Path.GetFullPath(ca, ConfigDir));
         }
-        if (tls.CertFile is { } cert && tls.KeyFile is { } key)
-            o.WithClientCertificates([System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(Path.GetFullPath(cert, ConfigDir), Path.GetFullPath(key, ConfigDir))]);
+        var cert = tls.CertFile is { } c && tls.KeyFile is { } key
+            ? System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(Path.GetFullPath(c, ConfigDir), Path.GetFullPath(key, ConfigDir))
+            : null;
+        return new MqttReceiver.TlsSettings(trust, cert);
     }
 
     private async Task ConnectionLoopAsync(CancellationToken ct)
@@ -180,28 +176,40 @@ public sealed class Ingestor : IAsyncDisposable
         {
             try
             {
-                if (!_client.IsConnected)
+                if (_receiver is not { IsConnected: true })
                 {
+                    if (_receiver is { } old)
+                    {
+                        if (old.Failure is { } why) _log.LogWarning("Ingestor lost the broker at {Host}:{Port}: {Error}", _endpoint.Host, _endpoint.Port, why);
+                        _receiver = null;
+                        await old.DisposeAsync().ConfigureAwait(false);
+                    }
                     var options = BuildOptions();
                     // Every message of the previous connection was received before this point.
                     Interlocked.Increment(ref _connection);
-                    var r = await _client.ConnectAsync(options, ct).ConfigureAwait(false);
-                    if (r.ResultCode != MqttClientConnectResultCode.Success)
-                        throw new InvalidOperationException($"broker refused the connection: {r.ResultCode} {r.ReasonString}");
-                    var sub = new MqttClientSubscribeOptionsBuilder();
-                    foreach (var f in _filters) sub = sub.WithTopicFilter(f, MqttQualityOfServiceLevel.AtLeastOnce);
-                    var s = await _client.SubscribeAsync(sub.Build(), ct).ConfigureAwait(false);
-                    var refused = s.Items.Where(i => i.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2).ToList();
+                    MqttReceiver r;
+                    try
+                    {
+                        r = await MqttReceiver.ConnectAsync(options, OnMessage, _payloads, ct).ConfigureAwait(false);
+                    }
+                    catch (MqttRefusedException ex)
+                    {
+                        throw new InvalidOperationException($"broker refused the connection: {ex.Message}", ex);
+                    }
+                    _receiver = r;
+                    var codes = await r.SubscribeAsync(_filters, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+                    var refused = _filters.Zip(codes).Where(x => x.Second >= 0x80).ToList();
                     if (refused.Count > 0)
                     {
                         // Connected but deaf is worse than disconnected: drop the connection and keep trying loudly.
-                        await _client.DisconnectAsync(new MqttClientDisconnectOptions(), ct).ConfigureAwait(false);
-                        throw new InvalidOperationException("broker refused the subscription " + string.Join(", ", refused.Select(i => $"{i.TopicFilter.Topic} ({i.ResultCode})"))
+                        _receiver = null;
+                        await r.DisposeAsync().ConfigureAwait(false);
+                        throw new InvalidOperationException("broker refused the subscription " + string.Join(", ", refused.Select(x => $"{x.First} ({MqttRefusedException.Describe(x.Second)})"))
                             + (_mqtt?.SharedGroup is not null ? "; shared subscriptions need a broker that supports them (mosquitto), not the embedded one" : ""));
                     }
                     Volatile.Write(ref _subscribedOn, Volatile.Read(ref _connection));
                     _log.LogInformation("Ingestor connected to {Host}:{Port} (session present: {Session}), subscribed to {Filters}",
-                        _endpoint.Host, _endpoint.Port, r.IsSessionPresent, string.Join(", ", _filters));
+                        _endpoint.Host, _endpoint.Port, r.SessionPresent, string.Join(", ", _filters));
                     failures = 0;
                 }
                 await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
@@ -235,12 +243,12 @@ public sealed class Ingestor : IAsyncDisposable
         return TimeSpan.FromMilliseconds(jitter ? ms * (0.5 + (Random.Shared.NextDouble() / 2)) : ms);
     }
 
-    private sealed record Inbound(MqttApplicationMessageReceivedEventArgs Message, int Connection);
+    private sealed record Inbound(ReceivedMessage Message, int Connection);
 
     /// <summary>A message turned into line protocol (its own pooled buffer), or into its dead letter.</summary>
     private sealed record Decoded(Inbound Inbound, LineBuffer Lines, WritePrecision Precision, bool IsDeadLetter = false) : IDisposable
     {
-        public MqttApplicationMessageReceivedEventArgs Message => Inbound.Message;
+        public ReceivedMessage Message => Inbound.Message;
 
         public Chunk Chunk => new(Lines.Memory, Lines.Lines, Precision);
 
@@ -293,11 +301,15 @@ public sealed class Ingestor : IAsyncDisposable
         try
         {
             await WriteAsync(batch, ct).ConfigureAwait(false);
-            foreach (var d in batch) await AcknowledgeAsync(d.Inbound).ConfigureAwait(false);
+            foreach (var d in batch) Acknowledge(d.Inbound);
         }
         finally
         {
-            foreach (var d in batch) d.Dispose();
+            foreach (var d in batch)
+            {
+                d.Dispose();
+                d.Message.Release();
+            }
         }
     }
 
@@ -362,7 +374,7 @@ public sealed class Ingestor : IAsyncDisposable
     private Decoded Decode(Inbound inbound)
     {
         var e = inbound.Message;
-        var lines = new LineBuffer((int)Math.Clamp(e.ApplicationMessage.Payload.Length / 2, 256, TelemetryCodec.MaxPayloadBytes));
+        var lines = new LineBuffer((int)Math.Clamp(e.Payload.Length / 2, 256, TelemetryCodec.MaxPayloadBytes));
         try
         {
             return Decode(inbound, lines);
@@ -377,8 +389,8 @@ public sealed class Ingestor : IAsyncDisposable
     private Decoded Decode(Inbound inbound, LineBuffer lines)
     {
         var e = inbound.Message;
-        var topic = e.ApplicationMessage.Topic;
-        var payload = e.ApplicationMessage.Payload;
+        var topic = e.Topic;
+        var payload = e.Payload;
         try
         {
             if (!Topics.TryParse(topic, out var site, out var gateway, out var kind))
@@ -501,9 +513,9 @@ public sealed class Ingestor : IAsyncDisposable
             var reason = await TryWriteAsync([d.Chunk], d.IsDeadLetter ? 0 : d.Lines.Lines, ct).ConfigureAwait(false);
             if (reason is null) continue;
             Stats.RejectedMessage();
-            _log.LogWarning("InfluxDB refused the points of a message on {Topic}: {Reason}", d.Message.ApplicationMessage.Topic, reason);
+            _log.LogWarning("InfluxDB refused the points of a message on {Topic}: {Reason}", d.Message.Topic, reason);
             using var dead = new LineBuffer(1024);
-            var letter = DeadLetter(d.Message.ApplicationMessage.Topic, d.Message.ApplicationMessage.Payload, "rejected", reason);
+            var letter = DeadLetter(d.Message.Topic, d.Message.Payload, "rejected", reason);
             dead.AppendLine(letter.ToLineProtocol());
             await TryWriteAsync([new Chunk(dead.Memory, dead.Lines, letter.Precision)], 0, ct).ConfigureAwait(false);
         }
@@ -609,44 +621,19 @@ public sealed class Ingestor : IAsyncDisposable
         }
     }
 
-    private async Task AcknowledgeAsync(Inbound m)
+    private void Acknowledge(Inbound m)
     {
-        if (m.Connection != Volatile.Read(ref _connection) || !_client.IsConnected)
-        {
-            // It came on a connection that has since dropped: the broker redelivers it on the new one (same session),
-            // where it is written again (idempotently) and acknowledged.
-            Stats.AckSkipped();
-            return;
-        }
-        try
-        {
-            await m.Message.AcknowledgeAsync(CancellationToken.None).ConfigureAwait(false);
-            Stats.Acknowledged();
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // The connection dropped after the write: the broker redelivers, and the write is idempotent.
-            Stats.AckSkipped();
-            _log.LogDebug("Acknowledgement not sent ({Error}); the message will be redelivered", ex.Message);
-        }
+        // On a connection that has since dropped the broker redelivers it on the new one (same session), where it is
+        // written again (idempotently) and acknowledged.
+        if (m.Connection == Volatile.Read(ref _connection) && _receiver is { } r && r.Acknowledge(m.Message)) Stats.Acknowledged();
+        else Stats.AckSkipped();
     }
 
     private static string Clip(string s, int max) => s.Length <= max ? s : s[..max] + "…";
 
     public async ValueTask DisposeAsync()
     {
-        if (_client.IsConnected)
-        {
-            try
-            {
-                await _client.DisconnectAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                _log.LogDebug("Disconnect failed: {Error}", ex.Message);
-            }
-        }
-        _client.Dispose();
+        if (Interlocked.Exchange(ref _receiver, null) is { } r) await r.DisposeAsync().ConfigureAwait(false);
     }
 }
 

@@ -5,42 +5,11 @@ using MQTTnet.Channel;
 namespace KhuyenCong.Cloud.Ingest;
 
 /// <summary>
-/// Opens the ingestor's TCP connection to the broker (MQTTnet layers TLS on top when configured) and reads it through a
-/// buffer. MQTTnet reads each message in several small pieces (2 bytes of header, its length byte by byte, then the body
-/// in 4 KB reads): unbuffered, each piece is a system call. Through the buffer a backlog of 13 KB telemetry messages is
-/// read in few large reads. Writes are gathered: the acknowledgements of a written batch (hundreds of 4-byte packets)
-/// leave in one send, not one each (see <see cref="ReadBufferedStream"/>).
-/// </summary>
-internal sealed class BrokerConnection(int socketBufferBytes, int readBufferBytes) : IMqttClientStreamProvider
-{
-    public async Task<Stream> ConnectAsync(EndPoint brokerEndPoint, CancellationToken cancellationToken)
-    {
-        // As MQTTnet's own TCP channel does it: a dual-mode socket, no Nagle delay, reset on close.
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp)
-        {
-            ReceiveBufferSize = socketBufferBytes,
-            SendBufferSize = socketBufferBytes,
-            NoDelay = true,
-            LingerState = new LingerOption(true, 0),
-        };
-        try
-        {
-            await socket.ConnectAsync(brokerEndPoint, cancellationToken).ConfigureAwait(false);
-            return new ReadBufferedStream(new NetworkStream(socket, ownsSocket: true), readBufferBytes, socket.LocalEndPoint, socket.RemoteEndPoint);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
-}
-
-/// <summary>
-/// A stream whose reads come through a buffer and whose writes are gathered. A write is copied to a pending buffer and
+/// The ingestor's connection to the broker (under <see cref="MqttReceiver"/>): a stream whose reads come through a buffer
+/// and whose writes are gathered. A write is copied to a pending buffer and
 /// returns at once; the first write of a burst asks the thread pool to send, and every write made before that send runs
 /// goes with it. Nothing waits for a timer: a lone write (a subscription, a ping) leaves as soon as a pool thread runs.
-/// If a send fails, the connection is closed (MQTTnet's read loop sees it and reconnects) and later writes throw. An
+/// If a send fails, the connection is closed (the read loop sees it, and the ingestor reconnects) and later writes throw. An
 /// acknowledgement lost that way is harmless: the broker redelivers the message, whose write is idempotent.
 /// </summary>
 internal sealed class ReadBufferedStream(Stream inner, int bufferBytes, EndPoint? local = null, EndPoint? remote = null) : Stream, IMqttClientStreamEndPoints
@@ -196,7 +165,7 @@ internal sealed class ReadBufferedStream(Stream inner, int bufferBytes, EndPoint
             catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
             {
                 lock (_gate) _sendFailed = ex;
-                // Closing makes MQTTnet's read loop fail now, not at the next keep-alive.
+                // Closing makes the read loop fail now, not at the next keep-alive.
                 inner.Dispose();
             }
         }
