@@ -42,6 +42,7 @@ internal sealed class MqttReceiver : IAsyncDisposable
     private Task _reading = Task.CompletedTask;
     private Task _pinging = Task.CompletedTask;
     private volatile bool _closed;
+    private int _closing;
     // While a message waits for room in the ingestor (InfluxDB slow or down), nothing is read, PINGRESPs included.
     private volatile bool _handing;
 
@@ -115,7 +116,7 @@ internal sealed class MqttReceiver : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            throw new TimeoutException($"no CONNACK from {o.Host}:{o.Port} within {o.Timeout.TotalSeconds:0} s");
+            throw new TimeoutException($"{o.Host}:{o.Port}: no connection{(o.Tls is null ? "" : ", TLS handshake")} and CONNACK within {o.Timeout.TotalSeconds:0} s");
         }
         finally
         {
@@ -442,7 +443,8 @@ internal sealed class MqttReceiver : IAsyncDisposable
 
     private async Task CloseAsync(string? failure)
     {
-        if (_closed) return;
+        // The read loop, the ping loop and DisposeAsync may all get here: the first one closes, with its reason.
+        if (Interlocked.Exchange(ref _closing, 1) != 0) return;
         Failure = failure;
         _closed = true;
         await _stop.CancelAsync().ConfigureAwait(false);
