@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using KhuyenCong.Cloud.Ingest;
+using KhuyenCong.TestSupport;
 
 namespace KhuyenCong.Cloud.Tests;
 
@@ -161,6 +162,54 @@ public sealed class MqttReceiverTests
         while (r.IsConnected && DateTime.UtcNow < until) await Task.Delay(50);
         Assert.False(r.IsConnected);
         Assert.Equal("nothing from the broker for 3 s", r.Failure);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", false, null)]
+    [InlineData("127.0.0.1", true, "the broker's certificate is not from the configured authority")]
+    [InlineData("127.0.0.2", false, "the broker's certificate names another host")]
+    public async Task Over_TLS_only_the_configured_authority_and_the_brokers_own_name_are_accepted(string host, bool otherCa, string? refusal)
+    {
+        using var pki = await TestCertificates.CreateAsync();
+        using var serverCert = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(pki.ServerCertFile, pki.ServerKeyFile);
+        using var listener = new TcpListener(IPAddress.Parse(host), 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var firstByte = -1;
+        var broker = Task.Run(async () =>
+        {
+            using var tcp = await listener.AcceptTcpClientAsync();
+            await using var ssl = new System.Net.Security.SslStream(tcp.GetStream());
+            try
+            {
+                await ssl.AuthenticateAsServerAsync(serverCert);
+                var connect = new byte[2];
+                await ssl.ReadExactlyAsync(connect);
+                firstByte = connect[0];
+                await ssl.ReadExactlyAsync(new byte[connect[1]]);
+                await ssl.WriteAsync(ConnAckOk);
+                await ssl.FlushAsync();
+                await ssl.ReadExactlyAsync(new byte[2]); // DISCONNECT
+            }
+            catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException)
+            {
+                // The client gave up during the handshake.
+            }
+        });
+        var options = Options(port) with { Host = host, Tls = new MqttReceiver.TlsSettings(otherCa ? pki.OtherCa() : pki.Ca(), null) };
+        if (refusal is null)
+        {
+            await using (var r = await MqttReceiver.ConnectAsync(options, (_, _) => ValueTask.CompletedTask, ArrayPool<byte>.Shared, default))
+                Assert.True(r.IsConnected);
+            await broker.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(0x10, firstByte); // CONNECT went out, over TLS
+        }
+        else
+        {
+            await Assert.ThrowsAsync<System.Security.Authentication.AuthenticationException>(() => MqttReceiver.ConnectAsync(options, (_, _) => ValueTask.CompletedTask, ArrayPool<byte>.Shared, default));
+            await broker.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(-1, firstByte); // nothing reached the broker: not even the user name and password
+        }
     }
 
     private static MqttReceiver.Options Options(int port, string? user = null, string? password = null, ushort keepAlive = 15) =>
