@@ -5,8 +5,8 @@ using KhuyenCong.Cloud.Ingest;
 using MQTTnet.Channel;
 
 /// <summary>
-/// Opens the ingestor's TCP connection to the broker (MQTTnet layers TLS on top when configured) and reads it through a
-/// buffer. MQTTnet reads each message in several small pieces (2 bytes of header, its length byte by byte, then the body
+/// MQTTnet's connection as the ingestor opened it before it had a receiver of its own (MQTTnet layered TLS on top when
+/// configured), read through a buffer. MQTTnet reads each message in several small pieces (2 bytes of header, its length byte by byte, then the body
 /// in 4 KB reads): unbuffered, each piece is a system call. Through the buffer a backlog of 13 KB telemetry messages is
 /// read in few large reads. Writes are gathered: the acknowledgements of a written batch (hundreds of 4-byte packets)
 /// leave in one send, not one each (see <see cref="ReadBufferedStream"/>).

@@ -149,8 +149,10 @@ internal static class Receive
             if (n == 0) throw new InvalidOperationException("the broker closed the connection");
             end += n;
             var ackBytes = 0;
-            while (TryPacket(buf, start, end, out var type, out var flags, out var bodyStart, out var bodyLength))
+            // The same framing as the receiver's; everything around it is left out.
+            while (MqttReceiver.TryPacket(buf.AsSpan(start, end - start), out var type, out var flags, out var header, out var bodyLength))
             {
+                var bodyStart = start + header;
                 var p = buf.AsSpan(bodyStart, bodyLength);
                 switch (type)
                 {
@@ -167,7 +169,7 @@ internal static class Receive
                             pid = BinaryPrimitives.ReadUInt16BigEndian(p[at..]);
                             at += 2;
                         }
-                        at += VarInt(p, at, out var props);
+                        at += MqttReceiver.VarInt(p, at, out var props);
                         at += props;
                         bytes += p.Length - at;
                         received++;
@@ -205,39 +207,5 @@ internal static class Receive
         while (len > 0);
         p.AddRange(body);
         return [.. p];
-    }
-
-    /// <summary>A whole packet between start and end: its type, flags, and where its body lies.</summary>
-    private static bool TryPacket(byte[] buf, int start, int end, out int type, out int flags, out int bodyStart, out int bodyLength)
-    {
-        type = flags = bodyStart = bodyLength = 0;
-        if (end - start < 2) return false;
-        var used = 0;
-        var len = 0;
-        for (var shift = 0; ; shift += 7)
-        {
-            if (start + 1 + used >= end) return false;
-            var b = buf[start + 1 + used++];
-            len |= (b & 127) << shift;
-            if ((b & 128) == 0) break;
-            if (used == 4) throw new InvalidOperationException("malformed remaining length");
-        }
-        if (end - start - 1 - used < len) return false;
-        type = buf[start] >> 4;
-        flags = buf[start] & 15;
-        bodyStart = start + 1 + used;
-        bodyLength = len;
-        return true;
-    }
-
-    private static int VarInt(ReadOnlySpan<byte> p, int at, out int value)
-    {
-        value = 0;
-        for (int i = 0, shift = 0; ; i++, shift += 7)
-        {
-            var b = p[at + i];
-            value |= (b & 127) << shift;
-            if ((b & 128) == 0) return i + 1;
-        }
     }
 }

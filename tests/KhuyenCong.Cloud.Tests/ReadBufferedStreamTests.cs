@@ -5,7 +5,7 @@ using KhuyenCong.Cloud.Ingest;
 namespace KhuyenCong.Cloud.Tests;
 
 /// <summary>The ingestor's buffered broker connection, over a real loopback TCP connection.</summary>
-public sealed class BrokerConnectionTests
+public sealed class ReadBufferedStreamTests
 {
     /// <summary>As <see cref="MqttReceiver"/> opens it (without TLS).</summary>
     private static async Task<Stream> ConnectAsync(EndPoint at)
