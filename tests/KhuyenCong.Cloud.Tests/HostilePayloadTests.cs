@@ -113,10 +113,11 @@ public sealed class HostilePayloadTests
         Assert.Equal(Enumerable.Range(1, cases.Count).Reverse().Select(i => Now.AddMinutes(-i)), good.Times());
         Assert.Equal(Enumerable.Range(1, cases.Count).Reverse().Select(i => (double?)(1500 + i)), good.Numbers("power_w"));
 
-        var rejected = Assert.Single(await influx.QueryAsync($"SELECT reason, payload, bytes, kind FROM {Ingestor.RejectedMeasurement}"));
+        var rejected = Assert.Single(await influx.QueryAsync($"SELECT reason, payload, bytes, kind, ingestor FROM {Ingestor.RejectedMeasurement}"));
         Assert.Equal(cases.Count, rejected.Values.Count);
         var rows = rejected.Values.Select(v => (Reason: v[1].GetString()!, Payload: v[2].GetString()!, Bytes: v[3].GetInt64(), Kind: v[4].GetString())).ToList();
         Assert.All(rows, r => Assert.Equal("invalid", r.Kind));
+        Assert.All(rejected.Values, v => Assert.Equal("ingestor-hostile", v[5].GetString()));
         var unmatched = rows.ToList();
         foreach (var (name, payload, reason) in cases)
         {
@@ -129,6 +130,54 @@ public sealed class HostilePayloadTests
         Assert.StartsWith("{\"pad\":\"xxxx", hugeRow.Payload, StringComparison.Ordinal);
         Assert.EndsWith("x…", hugeRow.Payload, StringComparison.Ordinal);
         Assert.All(rows.Where(r => r.Reason.Contains("UTF-8", StringComparison.Ordinal)), r => Assert.StartsWith("base64:", r.Payload, StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// InfluxDB keeps one point per series and time: dead letters refused in the same instant must still get distinct
+    /// times, or each would overwrite the one before. A burst of refusals, back to back through mosquitto, keeps every one.
+    /// </summary>
+    [Fact]
+    public async Task A_burst_of_refused_messages_keeps_every_dead_letter()
+    {
+        var influxdStart = LocalInfluxd.StartAsync();
+        await using var mosquitto = await MosquittoServer.StartAsync();
+        await using var influxd = await influxdStart;
+        await using var cloud = new CloudService(Sample.Config($$"""
+            mqtt:
+              url: {{mosquitto.Url}}
+              client_id: ingestor-burst
+            influx:
+              url: {{influxd.Url}}
+              database: burst
+            """), NullLoggerFactory.Instance);
+        await cloud.StartAsync(default);
+        await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
+
+        const int count = 500;
+        await using (var gw = await TestPublisher.ConnectAsync(mosquitto.Port))
+        {
+            for (var i = 0; i < count; i++)
+                await gw.PublishAsync(Topics.Telemetry("site-h", "gw-1"), Encoding.UTF8.GetBytes($"{{\"v\":1,\"seq\":\"burst-{i}\"}}"));
+        }
+
+        await Eventually.Until(() => cloud.Ingestor.Stats.Acknowledgements == count, () => $"every message is acknowledged ({cloud.Ingestor.Stats})");
+        Assert.Equal(count, cloud.Ingestor.Stats.Invalid);
+        using var influx = new InfluxQlClient(influxd.Url, "burst");
+        var rejected = Assert.Single(await influx.QueryAsync($"SELECT payload FROM {Ingestor.RejectedMeasurement}"));
+        var payloads = rejected.Values.Select(v => v[1].GetString()!).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(Enumerable.Range(0, count).Select(i => $"{{\"v\":1,\"seq\":\"burst-{i}\"}}").Order(StringComparer.Ordinal), payloads);
+    }
+
+    [Fact]
+    public void Dead_letter_times_strictly_increase_within_a_clock_tick_and_when_the_clock_steps_back()
+    {
+        // Now, not a time ahead: the counter is shared by every ingestor in the process, and later letters follow it.
+        var now = DateTimeOffset.UtcNow;
+        var first = Ingestor.DeadLetterTime(now);
+        Assert.True(first >= now.ToUnixTimeMilliseconds() * 1000, "the time is the clock's, in microseconds");
+        var times = Enumerable.Range(0, 10_000).Select(_ => Ingestor.DeadLetterTime(now)).Prepend(first).ToList();
+        times.Add(Ingestor.DeadLetterTime(now.AddSeconds(-10)));
+        Assert.All(times.Zip(times.Skip(1)), p => Assert.True(p.Second > p.First, $"{p.Second} follows {p.First}"));
     }
 
     [Theory]

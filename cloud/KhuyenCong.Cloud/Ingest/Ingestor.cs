@@ -134,7 +134,7 @@ public sealed class Ingestor : IAsyncDisposable
     {
         _endpoint = _broker();
         var tls = _mqtt is not null && _mqtt.Url.StartsWith("mqtts:", StringComparison.Ordinal) ? Tls() : null;
-        return new MqttReceiver.Options(_endpoint.Host, _endpoint.Port, _mqtt?.ClientId ?? "kc-ingestor-1", _mqtt?.Username,
+        return new MqttReceiver.Options(_endpoint.Host, _endpoint.Port, ClientId, _mqtt?.Username,
             _mqtt?.Username is null ? null : _password ?? "", (uint)(_mqtt?.SessionExpiry ?? TimeSpan.FromDays(1)).TotalSeconds,
             (ushort)Math.Min(_cfg.MaxInFlight, ushort.MaxValue), KeepAliveSeconds, tls, TimeSpan.FromSeconds(10));
     }
@@ -462,8 +462,13 @@ public sealed class Ingestor : IAsyncDisposable
         return new Decoded(inbound, lines, point.Precision, deadLetter);
     }
 
-    /// <summary>A record of a refused message: its reason and raw payload, queryable beside the data.</summary>
-    private static PointData DeadLetter(string topic, ReadOnlySequence<byte> payload, string kind, string reason)
+    /// <summary>
+    /// A record of a refused message: its reason and raw payload, queryable beside the data. InfluxDB keeps one point per
+    /// series and time, so two dead letters must never share both: the time is unique within this process
+    /// (<see cref="DeadLetterTime"/>) and the <c>ingestor</c> tag (the MQTT client id, unique per instance) keeps two
+    /// instances' letters apart.
+    /// </summary>
+    internal PointData DeadLetter(string topic, ReadOnlySequence<byte> payload, string kind, string reason)
     {
         Topics.TryParse(topic, out var site, out var gateway, out _);
         var text = PayloadText(payload, DeadLetterPayloadChars);
@@ -471,12 +476,35 @@ public sealed class Ingestor : IAsyncDisposable
             .Tag("site", site.Length > 0 ? site : "unknown")
             .Tag("gateway", gateway.Length > 0 ? gateway : "unknown")
             .Tag("kind", kind)
+            .Tag("ingestor", ClientId)
             .Field("reason", Clip(reason, 1000))
             .Field("topic", Clip(topic, 300))
             .Field("payload", text)
             .Field("bytes", (long)payload.Length)
-            .Timestamp(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 + Random.Shared.Next(1000), WritePrecision.Us);
+            .Timestamp(DeadLetterTime(DateTimeOffset.UtcNow), WritePrecision.Us);
     }
+
+    private static long _lastDeadLetterUs;
+
+    /// <summary>
+    /// <paramref name="now"/> in microseconds, or one microsecond after the last dead letter's time if that is not
+    /// earlier: strictly increasing across every ingestor in the process, however many letters fall in one clock tick.
+    /// </summary>
+    internal static long DeadLetterTime(DateTimeOffset now)
+    {
+        var us = (now.UtcTicks - DateTime.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond;
+        while (true)
+        {
+            var last = Interlocked.Read(ref _lastDeadLetterUs);
+            var next = Math.Max(us, last + 1);
+            if (Interlocked.CompareExchange(ref _lastDeadLetterUs, next, last) == last) return next;
+        }
+    }
+
+    /// <summary>The MQTT client id: names this instance in its dead letters.</summary>
+    internal string ClientId => _mqtt?.ClientId ?? DefaultClientId;
+
+    private const string DefaultClientId = "kc-ingestor-1";
 
     /// <summary>Most characters of a refused payload kept in its dead letter.</summary>
     internal const int DeadLetterPayloadChars = 32_000;
