@@ -4,6 +4,7 @@ using System.Text;
 using KhuyenCong.Cloud.Influx;
 using KhuyenCong.Cloud.Ingest;
 using KhuyenCong.Cloud.Tests.Support;
+using KhuyenCong.Contracts;
 using KhuyenCong.TestSupport;
 using Microsoft.Extensions.Logging;
 
@@ -159,6 +160,40 @@ public sealed class InfluxAnswerTests
         Assert.Contains("partial write: field type conflict", Assert.Single(dead.Strings("reason")), StringComparison.Ordinal);
         Assert.Equal("kc/v1/site-r/gw-bad/telemetry", Assert.Single(dead.Strings("topic")));
         Assert.Contains("\"gateway\":\"gw-bad\"", Assert.Single(dead.Strings("payload")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task When_InfluxDB_refuses_the_dead_letter_too_the_payload_is_logged_as_an_error_and_the_ingestor_goes_on()
+    {
+        var influxdStart = LocalInfluxd.StartAsync();
+        await using var mosquitto = await MosquittoServer.StartAsync();
+        await using var influxd = await influxdStart;
+        var logs = new ListLogs();
+        using var factory = logs.Factory();
+        await using var cloud = new CloudService(Sample.Config(Sample.IngestYaml(mosquitto, influxd.Url, "conflict", "ingestor-conflict", flushInterval: "100ms")), factory);
+        await cloud.StartAsync(default);
+        await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
+        // Someone wrote the rejected measurement by hand with "bytes" as text: every dead letter (bytes an integer) now
+        // conflicts with it in this shard.
+        using (var http = new HttpClient())
+        {
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            using var seeded = await http.PostAsync(new Uri($"{influxd.Url}/write?db=conflict&precision=ms"), new StringContent($"{Ingestor.RejectedMeasurement},site=x bytes=\"by hand\" {now}"));
+            Assert.Equal(HttpStatusCode.NoContent, seeded.StatusCode);
+        }
+
+        await using (var gw = await TestPublisher.ConnectAsync(mosquitto.Port))
+        {
+            await gw.PublishAsync(Topics.Telemetry("site-c", "gw-1"), Encoding.UTF8.GetBytes("{\"v\":1,\"seq\":\"lost-but-logged\"}"));
+            await gw.PublishAsync(Sample.Batch("site-c", "gw-1", 1, Sample.T0.AddMinutes(1)));
+        }
+        await Eventually.Until(() => cloud.Ingestor.Stats.Acknowledgements == 2, () => $"both messages are acknowledged ({cloud.Ingestor.Stats})");
+        Assert.Equal(Sample.LinesPerBatch, cloud.Ingestor.Stats.PointsWritten);
+        var error = Assert.Single(logs.Entries, e => e.Level == LogLevel.Error);
+        Assert.Contains("InfluxDB refused the dead letter too", error.Message, StringComparison.Ordinal);
+        Assert.Contains("field type conflict", error.Message, StringComparison.Ordinal);
+        Assert.Contains("kc/v1/site-c/gw-1/telemetry", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith("{\"v\":1,\"seq\":\"lost-but-logged\"}", error.Message, StringComparison.Ordinal);
     }
 
     private static Answer? Forward(Action before)

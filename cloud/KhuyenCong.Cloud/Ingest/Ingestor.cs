@@ -545,7 +545,12 @@ public sealed class Ingestor : IAsyncDisposable
             using var dead = new LineBuffer(1024);
             var letter = DeadLetter(d.Message.Topic, d.Message.Payload, "rejected", reason);
             dead.AppendLine(letter.ToLineProtocol());
-            await TryWriteAsync([new Chunk(dead.Memory, dead.Lines, letter.Precision)], 0, ct).ConfigureAwait(false);
+            var refused = await TryWriteAsync([new Chunk(dead.Memory, dead.Lines, letter.Precision)], 0, ct).ConfigureAwait(false);
+            // Only when the rejected measurement itself conflicts (a field written with another type by hand): the log is
+            // then the one place the message's payload remains.
+            if (refused is not null)
+                _log.LogError("InfluxDB refused the dead letter too ({Reason}); the message on {Topic} is kept only here: {Payload}",
+                    refused, d.Message.Topic, PayloadText(d.Message.Payload, DeadLetterPayloadChars));
         }
     }
 
