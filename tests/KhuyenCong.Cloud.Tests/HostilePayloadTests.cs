@@ -80,18 +80,7 @@ public sealed class HostilePayloadTests
         var influxdStart = LocalInfluxd.StartAsync();
         await using var mosquitto = await MosquittoServer.StartAsync();
         await using var influxd = await influxdStart;
-        await using var cloud = new CloudService(Sample.Config($$"""
-            mqtt:
-              url: {{mosquitto.Url}}
-              client_id: ingestor-hostile
-            influx:
-              url: {{influxd.Url}}
-              database: hostile
-            ingest:
-              flush_interval: 50ms
-            """), NullLoggerFactory.Instance);
-        await cloud.StartAsync(default);
-        await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
+        await using var cloud = await Sample.StartCloudAsync(Sample.IngestYaml(mosquitto, influxd.Url, "hostile", "ingestor-hostile"), NullLoggerFactory.Instance, "the ingestor connects");
 
         var cases = Hostile().Select(row => ((string)row[0], (byte[])row[1], (string)row[2])).ToList();
         var topic = Topics.Telemetry("site-h", "gw-1");
@@ -142,16 +131,7 @@ public sealed class HostilePayloadTests
         var influxdStart = LocalInfluxd.StartAsync();
         await using var mosquitto = await MosquittoServer.StartAsync();
         await using var influxd = await influxdStart;
-        await using var cloud = new CloudService(Sample.Config($$"""
-            mqtt:
-              url: {{mosquitto.Url}}
-              client_id: ingestor-burst
-            influx:
-              url: {{influxd.Url}}
-              database: burst
-            """), NullLoggerFactory.Instance);
-        await cloud.StartAsync(default);
-        await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
+        await using var cloud = await Sample.StartCloudAsync(Sample.IngestYaml(mosquitto, influxd.Url, "burst", "ingestor-burst"), NullLoggerFactory.Instance, "the ingestor connects");
 
         const int count = 500;
         await using (var gw = await TestPublisher.ConnectAsync(mosquitto.Port))

@@ -170,9 +170,7 @@ public sealed class InfluxAnswerTests
         await using var influxd = await influxdStart;
         var logs = new ListLogs();
         using var factory = logs.Factory();
-        await using var cloud = new CloudService(Sample.Config(Sample.IngestYaml(mosquitto, influxd.Url, "conflict", "ingestor-conflict", flushInterval: "100ms")), factory);
-        await cloud.StartAsync(default);
-        await Eventually.Until(() => cloud.Ingestor.IsConnected, "the ingestor connects");
+        await using var cloud = await Sample.StartCloudAsync(Sample.IngestYaml(mosquitto, influxd.Url, "conflict", "ingestor-conflict"), factory, "the ingestor connects");
         // Someone wrote the rejected measurement by hand with "bytes" as text: every dead letter (bytes an integer) now
         // conflicts with it in this shard.
         using (var http = new HttpClient())
