@@ -150,14 +150,14 @@ public sealed class LivePageTests(LivePipeline p, ITestOutputHelper output) : IC
         Assert.Equal("Mã truy cập không đúng.", await TextAsync(page.Locator("#login-error")));
 
         await page.FillAsync("#token", p.OperatorToken);
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync($"**/site/{LivePipeline.Site}");
+        await LivePipeline.NextDocumentAsync(page, () => page.ClickAsync("button[type=submit]"), "sign-in with the right token");
+        Assert.EndsWith($"/site/{LivePipeline.Site}", new Uri(page.Url).AbsolutePath);
         var cookie = (await context.CookiesAsync()).Single(c => c.Name == "kc_token");
         Assert.True(cookie.HttpOnly);
         Assert.Equal(SameSiteAttribute.Strict, cookie.SameSite);
 
-        await page.ClickAsync("[data-i18n=\"sign_out\"]");
-        await page.WaitForURLAsync("**/login");
+        await LivePipeline.NextDocumentAsync(page, () => page.ClickAsync("[data-i18n=\"sign_out\"]"), "sign-out");
+        Assert.EndsWith("/login", new Uri(page.Url).AbsolutePath);
         Assert.DoesNotContain(await context.CookiesAsync(), c => c.Name == "kc_token");
         var resp = await page.GotoAsync($"/site/{LivePipeline.Site}");
         Assert.EndsWith("/login", new Uri(page.Url).AbsolutePath);
@@ -179,8 +179,8 @@ public sealed class LivePageTests(LivePipeline p, ITestOutputHelper output) : IC
         Assert.StartsWith("— kW", await TextAsync(page.Locator($"a.site-row[data-site=\"{LivePipeline.OtherSite}\"] [data-f=\"load\"]")));
         await page.ScreenshotAsync(new() { Path = Path.Combine(LivePipeline.Artifacts, "live-sites-desktop.png"), FullPage = true });
 
-        await demo.ClickAsync();
-        await page.WaitForURLAsync($"**/site/{LivePipeline.Site}");
+        await LivePipeline.NextDocumentAsync(page, () => demo.ClickAsync(), "opening the demo site");
+        Assert.EndsWith($"/site/{LivePipeline.Site}", new Uri(page.Url).AbsolutePath);
         await Eventually.Until(async () => await page.Locator("article.card[data-kiln]").CountAsync() == 2, "the centre opens the demo site", Patience);
 
         // An auditor reads only the sites assigned to them.

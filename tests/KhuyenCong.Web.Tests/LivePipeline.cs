@@ -123,20 +123,33 @@ public sealed class LivePipeline : IAsyncLifetime
         await page.GotoAsync(path ?? "/");
         Assert.EndsWith("/login", new Uri(page.Url).AbsolutePath);
         await page.FillAsync("#token", token);
-        await page.ClickAsync("button[type=submit]");
-        // A deadline generous enough for a loaded machine (30 s, Playwright's default, ran out once in a full run).
+        await NextDocumentAsync(page, () => page.ClickAsync("button[type=submit]"), "sign-in");
+        return page;
+    }
+
+    /// <summary>
+    /// Does <paramref name="act"/> (a click that navigates) and waits until the next document is parsed. Not Playwright's
+    /// WaitForURLAsync or WaitForLoadStateAsync: they check the load states the client has seen, then subscribe to new
+    /// ones, and miss an event that arrives in between — under load they hung until their timeout in 3 of 8 runs ("load"
+    /// never seen, only "networkidle"). A mark on the current document tells the next one apart whatever its address (a
+    /// refused token lands on /login again), and the page itself is asked.
+    /// </summary>
+    public static async Task NextDocumentAsync(IPage page, Func<Task> act, string what)
+    {
+        await page.EvaluateAsync("() => { window.kcPreviousDocument = true; }");
+        await act();
         try
         {
-            await page.WaitForLoadStateAsync(LoadState.DOMContentLoaded, new() { Timeout = 120_000 });
+            // A deadline generous enough for a loaded machine.
+            await page.WaitForFunctionAsync("() => window.kcPreviousDocument === undefined && document.readyState !== 'loading'", null,
+                new() { Timeout = 120_000, PollingInterval = 50 });
         }
         catch (TimeoutException ex)
         {
-            // Seen once in a full run (120 s): say whether the server still answers, to tell a stalled server from a
-            // stalled browser next time.
+            // Say whether the server still answers, to tell a stalled server from a stalled browser.
             var answer = await ProbeAsync(new Uri(new Uri(page.Url), "/login"));
-            throw new TimeoutException($"sign-in: the page after submitting did not load in 120 s; the browser is at {page.Url}; GET /login now: {answer}", ex);
+            throw new TimeoutException($"{what}: the next page did not load in 120 s; the browser is at {page.Url}; GET /login now: {answer}", ex);
         }
-        return page;
     }
 
     private static async Task<string> ProbeAsync(Uri url)
