@@ -57,8 +57,11 @@ public sealed class HttpConfig
 public sealed class MqttConfig
 {
     public required string Url { get; set; }
+    /// <summary>The client id of an ingestor configured without one (and of the embedded broker's ingestor).</summary>
+    public const string DefaultClientId = "kc-ingestor-1";
+
     /// <summary>Stable client id: the broker keeps the ingestor's session (and unacknowledged messages) under it.</summary>
-    public string ClientId { get; set; } = "kc-ingestor-1";
+    public string ClientId { get; set; } = DefaultClientId;
     public string? Username { get; set; }
     public string? PasswordFile { get; set; }
     public string? PasswordEnv { get; set; }

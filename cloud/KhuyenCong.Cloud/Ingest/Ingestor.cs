@@ -468,7 +468,7 @@ public sealed class Ingestor : IAsyncDisposable
     /// (<see cref="DeadLetterTime"/>) and the <c>ingestor</c> tag (the MQTT client id, unique per instance) keeps two
     /// instances' letters apart.
     /// </summary>
-    internal PointData DeadLetter(string topic, ReadOnlySequence<byte> payload, string kind, string reason)
+    private PointData DeadLetter(string topic, ReadOnlySequence<byte> payload, string kind, string reason)
     {
         Topics.TryParse(topic, out var site, out var gateway, out _);
         var text = PayloadText(payload, DeadLetterPayloadChars);
@@ -502,9 +502,7 @@ public sealed class Ingestor : IAsyncDisposable
     }
 
     /// <summary>The MQTT client id: names this instance in its dead letters.</summary>
-    internal string ClientId => _mqtt?.ClientId ?? DefaultClientId;
-
-    private const string DefaultClientId = "kc-ingestor-1";
+    private string ClientId => _mqtt?.ClientId ?? MqttConfig.DefaultClientId;
 
     /// <summary>Most characters of a refused payload kept in its dead letter.</summary>
     internal const int DeadLetterPayloadChars = 32_000;
